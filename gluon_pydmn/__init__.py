@@ -1,0 +1,9 @@
+"""gluon_pydmn: MXNet Gluon reproduction of PydMobileNet (Hoang & Jo, arXiv 1811.07083)."""
+from .blocks import ConvMain, DepthwiseMain, PyramidDepthwise, ResidualBlock
+from .cifar_net import CIFARNet
+from .counting import count_flops, count_params
+from .data import CIFAR10, CIFAR100, test_transform, train_transform
+from .model_zoo import (CoarseLabelWarning, get_cifar_net, get_model, get_model_list,
+                        pretrained_cfg)
+
+__version__ = '0.1.0'

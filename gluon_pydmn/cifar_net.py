@@ -1,0 +1,93 @@
+"""The CIFAR networks of Table 1: Net-29 and Net-56 with any block type and width.
+
+Layout (as in the authors' released graphs)::
+
+    stem:   BatchNorm(scale=False, center=False) on the normalised input,
+            3x3 conv 3 -> 32 (no bias)
+    stages: 3 stages of n residual blocks at 32, 64, 128 channels; the first
+            block of stages 2 and 3 has stride 2.  depth = 9 n + 2
+            (Net-29: n = 3, Net-56: n = 6)
+    head:   global average pooling, dense layer to ``classes``
+
+There is no BN/ReLU between the last block and the pooling.
+"""
+from mxnet.gluon import nn
+from mxnet.gluon.block import HybridBlock
+
+from .blocks import DEFAULT_KERNEL_SIZES, MAIN_PARTS, ResidualBlock
+
+__all__ = ['CIFARNet', 'STAGE_CHANNELS', 'STEM_CHANNELS', 'blocks_per_stage']
+
+STEM_CHANNELS = 32
+STAGE_CHANNELS = (32, 64, 128)
+
+
+def blocks_per_stage(depth):
+    """Number of residual blocks per stage for a network of ``depth`` layers.
+
+    Each block holds three convolutions; the stem convolution and the dense
+    layer add two, so ``depth = 9 n + 2``.
+    """
+    if not isinstance(depth, int) or depth < 11 or (depth - 2) % 9:
+        raise ValueError('depth must be 9n + 2 for a whole n >= 1 (e.g. 29 or 56), got %r'
+                         % (depth,))
+    return (depth - 2) // 9
+
+
+class CIFARNet(HybridBlock):
+    """PydMobileNet-style CIFAR network (Table 1 of the paper).
+
+    Parameters
+    ----------
+    main : str
+        Main part of every block: ``'conv'`` (ResNet), ``'depthwise'``
+        (MobileNet), ``'pyramid_add'`` or ``'pyramid_concat'`` (PydMobileNet).
+    depth : int
+        ``9 n + 2``: 29 or 56 in the paper.
+    multiplier : float
+        Width multiplier alpha.
+    classes : int, default 10
+        Outputs of the dense layer.
+    kernel_sizes : sequence of int, default (3, 5, 7)
+        Kernel sizes of the pyramid main parts.
+
+    Input: ``(N, 3, 32, 32)`` float32 images, ``ToTensor`` then ``Normalize``
+    with the CIFAR mean/std of :data:`gluon_pydmn.data.CIFAR_MEAN` /
+    :data:`gluon_pydmn.data.CIFAR_STD`.
+    """
+
+    def __init__(self, main, depth, multiplier, classes=10, kernel_sizes=DEFAULT_KERNEL_SIZES,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if main not in MAIN_PARTS:
+            raise ValueError('unknown main part %r; choose one of %s' % (main, ', '.join(MAIN_PARTS)))
+        n = blocks_per_stage(depth)
+        self.main, self.depth, self.multiplier = main, depth, multiplier
+        self.classes, self.kernel_sizes = classes, tuple(kernel_sizes)
+        with self.name_scope():
+            self.features = nn.HybridSequential(prefix='')
+            self.features.add(nn.BatchNorm(scale=False, center=False, in_channels=3),
+                              nn.Conv2D(STEM_CHANNELS, 3, padding=1, use_bias=False, in_channels=3))
+            in_channels = STEM_CHANNELS
+            for stage, channels in enumerate(STAGE_CHANNELS):
+                blocks = nn.HybridSequential(prefix='stage%d_' % (stage + 1))
+                with blocks.name_scope():
+                    for i in range(n):
+                        stride = 2 if stage > 0 and i == 0 else 1
+                        blocks.add(ResidualBlock(in_channels, channels, stride, multiplier, main,
+                                                 kernel_sizes))
+                        in_channels = channels
+                self.features.add(blocks)
+            self.features.add(nn.GlobalAvgPool2D())
+            self.output = nn.Dense(classes, in_units=in_channels)
+
+    def forward(self, x, *args):
+        shape = getattr(x, 'shape', None)  # NDArray input: check it before MXNet's shape errors
+        if shape is not None and (len(shape) != 4 or shape[1] != 3):
+            raise ValueError('%s expects a batch of RGB images shaped (N, 3, H, W), e.g. '
+                             '(N, 3, 32, 32) after ToTensor/Normalize; got %s'
+                             % (type(self).__name__, tuple(shape)))
+        return super().forward(x, *args)
+
+    def hybrid_forward(self, F, x):
+        return self.output(self.features(x))

@@ -1,0 +1,79 @@
+"""Test-set evaluation: logits, top-1 error, and a guard against mismatched label sets."""
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from .data import normalize_images
+
+__all__ = ['LabelSetMismatchError', 'predict', 'error_rate', 'evaluate', 'check_label_set']
+
+
+class LabelSetMismatchError(ValueError):
+    """The network's pretrained weights predict other labels than the dataset provides."""
+
+
+def check_label_set(net, dataset):
+    """Raise :class:`LabelSetMismatchError` if ``net``'s pretrained weights and ``dataset``
+    use different label sets (e.g. the authors' coarse CIFAR-100 weights on fine labels)."""
+    cfg = getattr(net, 'pretrained_cfg', None)
+    if cfg is not None and cfg.label_set != dataset.label_set:
+        raise LabelSetMismatchError(
+            '%s was loaded with weights that predict %r labels, but the dataset has %r labels%s. '
+            'Evaluate on the matching labels, or pass allow_label_mismatch=True to score them '
+            'anyway.' % (cfg.model, cfg.label_set, dataset.label_set,
+                         ' (the authors\' CIFAR-100 weights predict the 20 coarse superclasses: '
+                         'use CIFAR100(label_mode="coarse"))' if cfg.label_set ==
+                         'cifar100-coarse' else ''))
+
+
+def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict'):
+    """Logits of ``net`` on raw images.
+
+    Parameters
+    ----------
+    net : mxnet.gluon.Block
+        Expects normalised NCHW float32 input (``test_transform``); hybridize it
+        first for speed.
+    images : numpy.ndarray
+        ``(N, 32, 32, 3)`` uint8, as in ``dataset.images``.
+    batch_size : int
+        Images per forward pass.
+    ctx : Context, default ``mx.cpu()``
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, classes)`` float32 logits.
+    """
+    ctx = ctx or mx.cpu()
+    starts = range(0, len(images), batch_size)
+    outs = []
+    for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
+        x = normalize_images(images[start:start + batch_size], ctx=ctx)
+        outs.append(net(x).asnumpy())
+    return np.concatenate(outs)
+
+
+def error_rate(logits, labels):
+    """Top-1 error in percent of ``logits`` ``(N, C)`` against integer ``labels`` ``(N,)``."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    if logits.ndim != 2 or len(logits) != len(labels):
+        raise ValueError('need logits (N, C) and labels (N,), got %s and %s'
+                         % (logits.shape, labels.shape))
+    return 100.0 * float(np.mean(logits.argmax(axis=1) != labels))
+
+
+def evaluate(net, dataset, batch_size=500, ctx=None, progress=True, allow_label_mismatch=False):
+    """Top-1 error (percent) of ``net`` on a :mod:`gluon_pydmn.data` dataset.
+
+    Raises :class:`LabelSetMismatchError` when the network's pretrained
+    weights predict another label set than the dataset's, unless
+    ``allow_label_mismatch=True``.
+    """
+    if not allow_label_mismatch:
+        check_label_set(net, dataset)
+    logits = predict(net, dataset.images, batch_size, ctx, progress,
+                     desc='%s on %s' % (getattr(net, 'name', 'net'), dataset.label_set))
+    return error_rate(logits, dataset.labels)

@@ -1,0 +1,30 @@
+"""The paper's published numbers (Tables 3-5), read from a JSON transcription.
+
+The transcription is not part of this package: point ``path=`` or
+``$GLUON_PYDMN_PAPER_TABLES`` at it (in this project: the shared
+``reference/paper_tables.json``).
+"""
+import json
+import os
+
+__all__ = ['ENV_PAPER_TABLES', 'load_paper_tables', 'GLUONCV_ROWS']
+
+ENV_PAPER_TABLES = 'GLUON_PYDMN_PAPER_TABLES'
+
+# Table 3 rows that the paper took from GluonCV's model zoo -> GluonCV model names.
+GLUONCV_ROWS = {'ResNet-20': 'cifar_resnet20_v1', 'ResNet-56': 'cifar_resnet56_v1'}
+
+
+def load_paper_tables(path=None):
+    """Load the paper's tables: a dict with keys ``table3``, ``table4_others``, ``table5``
+    and ``training_schema``."""
+    path = path or os.environ.get(ENV_PAPER_TABLES)
+    if not path:
+        raise FileNotFoundError('no transcription of the paper\'s tables given: pass its path or '
+                                'set $%s (in this project: ../shared/reference/paper_tables.json)'
+                                % ENV_PAPER_TABLES)
+    if not os.path.isfile(path):
+        raise FileNotFoundError('the paper\'s tables are not at %s: fix the path or $%s'
+                                % (path, ENV_PAPER_TABLES))
+    with open(path) as f:
+        return json.load(f)

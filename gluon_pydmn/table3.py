@@ -1,0 +1,193 @@
+"""Reproduce the paper's Table 3 with this package's models and the converted weights.
+
+For every row of the paper's Table 3: our #params and FLOPs (counted by
+walking the model), our CIFAR-10 error, our CIFAR-100 error on the 20 coarse
+labels (the authors' protocol, which the paper's column reports) and, for the
+record, the same weights' error on the 100 fine labels. The GluonCV rows get
+params/FLOPs from GluonCV's own models and errors where GluonCV's pretrained
+weights can be fetched.
+
+Every (model, dataset) result is written to a work folder as soon as it is
+measured, so an interrupted run resumes where it stopped.
+"""
+import csv
+import io
+import json
+import os
+import warnings
+
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from .counting import count_flops, count_params
+from .data import CIFAR10, CIFAR100
+from .evaluate import error_rate, predict
+from .model_zoo import MODEL_CFGS, CoarseLabelWarning, get_model
+from .paper import GLUONCV_ROWS
+from .utils import atomic_path
+
+__all__ = ['COLUMNS', 'measure', 'build_rows', 'to_csv', 'to_markdown']
+
+_BY_PAPER_NAME = {cfg.paper_name: name for name, cfg in MODEL_CFGS.items()}
+
+# (csv column, markdown header, format)
+COLUMNS = [
+    ('model', 'Model', '%s'),
+    ('zoo_name', 'gluon_pydmn / GluonCV name', '%s'),
+    ('params', 'Params', '%d'),
+    ('params_m', 'Params (M)', '%.3f'),
+    ('paper_params_m', 'paper', '%.3f'),
+    ('delta_params_m', 'Δ', '%+.3f'),
+    ('flops_m', 'FLOPs (M)', '%.2f'),
+    ('paper_flops_m', 'paper', '%.0f'),
+    ('delta_flops_m', 'Δ', '%+.2f'),
+    ('cifar10_error', 'C10 err (%)', '%.2f'),
+    ('paper_cifar10_error', 'paper', '%.2f'),
+    ('delta_cifar10_error', 'Δ', '%+.2f'),
+    ('cifar100_coarse_error', 'C100 err, 20 coarse labels (%)', '%.2f'),
+    ('paper_cifar100_error', 'paper "CIFAR-100"', '%.2f'),
+    ('delta_cifar100_error', 'Δ', '%+.2f'),
+    ('cifar100_fine_error', 'same weights, 100 fine labels (%)', '%.2f'),
+    ('cifar100_preds_in_0_19', 'C100 predictions in classes 0-19 (%)', '%.2f'),
+]
+
+
+def _gluoncv_net(name, pretrained):
+    from gluoncv.model_zoo import get_model as gcv_get_model
+    net = gcv_get_model(name, classes=10, pretrained=pretrained)
+    if not pretrained:
+        net.initialize(mx.init.Xavier())
+    return net
+
+
+def _measure_zoo(name, dataset, test_sets, weights_root, batch_size, ctx):
+    classes = 10 if dataset == 'cifar10' else 100
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', CoarseLabelWarning)  # the table states the protocol
+        net = get_model(name, classes=classes, pretrained=True, root=weights_root, ctx=ctx)
+    net.hybridize(static_alloc=True, static_shape=True)
+    if dataset == 'cifar10':
+        test = test_sets['cifar10']
+        logits = predict(net, test.images, batch_size, ctx, progress=True, desc=name)
+        return {'cifar10_error': error_rate(logits, test.labels)}
+    coarse, fine = test_sets['cifar100-coarse'], test_sets['cifar100-fine']
+    logits = predict(net, coarse.images, batch_size, ctx, progress=True, desc=name + ' C100')
+    # The two readers give the same images in the same order; only the label column differs.
+    return {'cifar100_coarse_error': error_rate(logits, coarse.labels),
+            'cifar100_fine_error': error_rate(logits, fine.labels),
+            'cifar100_preds_in_0_19': 100.0 * float(np.mean(logits.argmax(axis=1) < 20))}
+
+
+def _measure_gluoncv(name, test_sets, batch_size, ctx):
+    try:
+        net = _gluoncv_net(name, pretrained=True)
+    except Exception as e:  # no internet, no cached file: say so in the table
+        return {'cifar10_error': None,
+                'note': 'GluonCV weights could not be fetched (%s)' % type(e).__name__}
+    net.hybridize(static_alloc=True, static_shape=True)
+    test = test_sets['cifar10']
+    logits = predict(net, test.images, batch_size, ctx, progress=True, desc=name)
+    return {'cifar10_error': error_rate(logits, test.labels)}
+
+
+def measure(data_root=None, weights_root=None, work_dir=None, batch_size=128, ctx=None,
+            names=None):
+    """Measure everything Table 3 needs; resumable through ``work_dir``.
+
+    Returns
+    -------
+    dict
+        ``{zoo or GluonCV name: {field: value}}``.
+    """
+    ctx = ctx or mx.cpu()
+    test_sets = {'cifar10': CIFAR10(data_root, train=False),
+                 'cifar100-coarse': CIFAR100(data_root, train=False, label_mode='coarse'),
+                 'cifar100-fine': CIFAR100(data_root, train=False, label_mode='fine')}
+    names = names or list(MODEL_CFGS)
+    jobs = [(n, d) for n in names for d in ('cifar10', 'cifar100')]
+    jobs += [(n, 'cifar10') for n in GLUONCV_ROWS.values()]
+    results = {}
+    bar = tqdm(jobs, desc='Table 3', unit='eval')
+    for name, dataset in bar:
+        bar.set_postfix_str('%s %s' % (name, dataset))
+        done = os.path.join(work_dir, '%s-%s.json' % (name, dataset)) if work_dir else None
+        if done and os.path.isfile(done):
+            with open(done) as f:
+                res = json.load(f)
+        elif name in MODEL_CFGS:
+            res = _measure_zoo(name, dataset, test_sets, weights_root, batch_size, ctx)
+        else:
+            res = _measure_gluoncv(name, test_sets, batch_size, ctx)
+        if done:
+            with atomic_path(done) as tmp, open(tmp, 'w') as f:
+                json.dump(res, f)
+        results.setdefault(name, {}).update(res)
+    for name in names:
+        net = get_model(name, classes=10)
+        results[name].update(params=count_params(net), flops=count_flops(net))
+    for name in GLUONCV_ROWS.values():
+        net = _gluoncv_net(name, pretrained=False)
+        results[name].update(params=count_params(net), flops=count_flops(net))
+    return results
+
+
+def _delta(ours, paper):
+    return None if ours is None or paper is None else round(ours - paper, 6)
+
+
+def build_rows(paper_table3, results):
+    """Join the paper's Table 3 rows with measured ``results`` (see :func:`measure`)."""
+    rows = []
+    for paper in paper_table3:
+        name = GLUONCV_ROWS.get(paper['model']) or _BY_PAPER_NAME.get(paper['model'])
+        if name not in results:
+            continue
+        res = results[name]
+        row = {'model': paper['model'] + (' (GluonCV)' if paper['model'] in GLUONCV_ROWS else ''),
+               'zoo_name': name, 'params': res['params'], 'params_m': res['params'] / 1e6,
+               'flops_m': res['flops'] / 1e6, 'note': res.get('note')}
+        for key in ('cifar10_error', 'cifar100_coarse_error', 'cifar100_fine_error',
+                    'cifar100_preds_in_0_19'):
+            row[key] = res.get(key)
+        row['paper_params_m'] = paper['params_millions']
+        row['paper_flops_m'] = paper['flops_millions']
+        row['paper_cifar10_error'] = paper['cifar10_error']
+        row['paper_cifar100_error'] = paper['cifar100_error']
+        row['delta_params_m'] = _delta(row['params_m'], paper['params_millions'])
+        row['delta_flops_m'] = _delta(row['flops_m'], paper['flops_millions'])
+        row['delta_cifar10_error'] = _delta(row['cifar10_error'], paper['cifar10_error'])
+        row['delta_cifar100_error'] = _delta(row['cifar100_coarse_error'], paper['cifar100_error'])
+        rows.append(row)
+    return rows
+
+
+def to_csv(rows):
+    """CSV text of the rows (all columns, full precision, empty cells where n/a)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    keys = [c for c, _, _ in COLUMNS] + ['note']
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow(['' if row.get(k) is None else
+                         ('%.6g' % row[k] if isinstance(row[k], float) else row[k]) for k in keys])
+    return out.getvalue()
+
+
+def to_markdown(rows):
+    """Markdown table of the rows; a missing value is 'n/a' with the row's note, if any."""
+    skip = {'params'}
+    cols = [c for c in COLUMNS if c[0] not in skip]
+    lines = ['| ' + ' | '.join(h for _, h, _ in cols) + ' |',
+             '|' + '|'.join('---' if k in ('model', 'zoo_name') else '---:' for k, _, _ in cols) + '|']
+    for row in rows:
+        cells = []
+        for key, _, fmt in cols:
+            value = row.get(key)
+            if value is None:
+                cells.append('n/a' + (' (%s)' % row['note'] if row.get('note') and
+                                      key == 'cifar10_error' else ''))
+            else:
+                cells.append(fmt % value)
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,35 @@
+"""Small helpers shared by the package: cache folder and atomic writes."""
+import contextlib
+import os
+import tempfile
+
+__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path']
+
+ENV_CACHE = 'GLUON_PYDMN_CACHE'
+
+
+def cache_dir():
+    """``$GLUON_PYDMN_CACHE``, else ``~/.cache/gluon_pydmn``."""
+    return os.path.expanduser(os.environ.get(ENV_CACHE) or os.path.join('~', '.cache', 'gluon_pydmn'))
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
+
+    An interrupted write never leaves a partial ``path`` behind.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            if os.path.isdir(tmp):
+                import shutil
+                shutil.rmtree(tmp)
+            else:
+                os.remove(tmp)

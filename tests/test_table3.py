@@ -1,0 +1,44 @@
+"""The Table 3 pipeline end to end on one model, and its resumable work folder."""
+import csv
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
+import reproduce_table3  # noqa: E402
+
+
+def test_reproduce_table3_one_model(data_root, release_root, tmp_path, capsys):
+    work, out = tmp_path / 'work', tmp_path / 'out'
+    args = ['--data-root', data_root, '--weights-root', release_root, '--work-dir', str(work),
+            '--out-dir', str(out), '--models', 'mobilenet_29_0.5', '--batch-size', '500']
+    reproduce_table3.main(args)
+    with open(out / 'table3.csv') as f:
+        rows = {r['zoo_name']: r for r in csv.DictReader(f)}
+    row = rows['mobilenet_29_0.5']
+    assert row['model'] == 'MobileNet-29-0.5' and int(row['params']) == 79034
+    # the paper's numbers are read from the transcription, ours measured on the real test sets
+    assert float(row['paper_cifar10_error']) == 8.63 and float(row['paper_cifar100_error']) == 22.59
+    assert abs(float(row['delta_cifar10_error'])) <= 0.05
+    assert abs(float(row['delta_cifar100_error'])) <= 0.05
+    assert float(row['cifar100_fine_error']) > 90 and float(row['cifar100_preds_in_0_19']) == 100
+    assert set(rows) == {'mobilenet_29_0.5', 'cifar_resnet20_v1', 'cifar_resnet56_v1'}
+    assert int(rows['cifar_resnet20_v1']['params']) > 0
+    md = (out / 'table3.md').read_text()
+    assert '20 coarse superclasses' in md and '| MobileNet-29-0.5 | mobilenet_29_0.5 |' in md
+    assert sorted(os.listdir(work)) == sorted(
+        ['mobilenet_29_0.5-cifar10.json', 'mobilenet_29_0.5-cifar100.json',
+         'cifar_resnet20_v1-cifar10.json', 'cifar_resnet56_v1-cifar10.json'])
+    # resuming: saved results are used, not recomputed (a doctored file shows through)
+    saved = work / 'mobilenet_29_0.5-cifar10.json'
+    saved.write_text('{"cifar10_error": 1.5}')
+    reproduce_table3.main(args)
+    with open(out / 'table3.csv') as f:
+        assert {r['zoo_name']: r for r in csv.DictReader(f)}['mobilenet_29_0.5']['cifar10_error'] == '1.5'
+
+
+def test_paper_tables_location_is_required(monkeypatch, tmp_path):
+    monkeypatch.delenv('GLUON_PYDMN_PAPER_TABLES', raising=False)
+    with pytest.raises(FileNotFoundError, match='GLUON_PYDMN_PAPER_TABLES'):
+        reproduce_table3.main(['--out-dir', str(tmp_path)])
