@@ -3,6 +3,7 @@
 #   make reproduce-table3   the main job: results/table3.md and results/table3.csv
 #   make test               unit tests (real data, real weights)
 #   make test-slow          also the slow tests (full test-set errors of all 44 checkpoints)
+#   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md
 #
 # Locations (override on the command line or in the environment):
 #   SHARED                   a folder with data/cifar/materialize.py and the authors' release
@@ -25,7 +26,7 @@ export GLUON_PYDMN_PAPER_TABLES ?= $(abspath $(SHARED)/reference/paper_tables.js
 # MXNet would otherwise run one OpenMP thread on a 2-core machine (it reserves a core).
 export OMP_NUM_THREADS ?= $(shell nproc)
 
-.PHONY: install data weights pretrained test test-slow reproduce-table3 clean
+.PHONY: install data weights pretrained test test-slow reproduce-table3 benchmark clean
 
 install: $(VENV)/.installed
 
@@ -64,6 +65,9 @@ test-slow: data weights
 
 reproduce-table3: data weights
 	$(BIN)/python experiments/reproduce_table3.py --out-dir results
+
+benchmark: data weights
+	$(BIN)/python experiments/benchmark.py --out results/benchmark.md
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

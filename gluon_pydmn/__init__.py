@@ -3,6 +3,8 @@ from .blocks import ConvMain, DepthwiseMain, PyramidDepthwise, ResidualBlock
 from .cifar_net import CIFARNet
 from .counting import count_flops, count_params
 from .data import CIFAR10, CIFAR100, test_transform, train_transform
+from .deployment import deploy
+from .export import export_mxnet, export_onnx
 from .model_zoo import (CoarseLabelWarning, get_cifar_net, get_model, get_model_list,
                         pretrained_cfg)
 

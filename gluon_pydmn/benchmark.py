@@ -1,0 +1,98 @@
+"""Speed measurements for Table 5's networks: training steps and inference, side by side.
+
+Each contender is timed in the same process, interleaved round by round, and reported as the
+median (:func:`gluon_pydmn.timing.time_interleaved`), because these machines are noisy.
+"""
+import os
+import tempfile
+import warnings
+
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from .counting import count_flops
+from .deployment import deploy
+from .export import OnnxModel, export_onnx
+from .model_zoo import CoarseLabelWarning, get_cifar_net, get_model, pretrained_cfg
+from .pretrained import default_weights_root
+from .timing import inference_fn, time_interleaved, train_step_fn
+
+__all__ = ['authors_graph', 'inference_rows', 'training_rows']
+
+
+def authors_graph(name, root=None, ctx=None):
+    """The authors' released CIFAR-10 graph of zoo model ``name`` as a SymbolBlock."""
+    root = root or default_weights_root()
+    sym, params = (os.path.join(root, f) for f in pretrained_cfg(name, 10).release_files)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return mx.gluon.nn.SymbolBlock.imports(sym, ['data'], params, ctx=ctx or mx.cpu())
+
+
+def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(11, 41), ctx=None):
+    """Inference time of the authors' graph, our deploy mode and ONNX Runtime.
+
+    Parameters
+    ----------
+    names : list of str
+        Zoo names.
+    images : NDArray
+        Normalised test images, at least ``max(batch_sizes)`` of them; the deploy mode's and the
+        ONNX model's logits on them are checked against the authors' graph first.
+    """
+    rows = []
+    for name in tqdm(names, desc='inference'):
+        theirs = authors_graph(name, root, ctx)
+        theirs.hybridize(static_alloc=True, static_shape=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', CoarseLabelWarning)
+            ours = deploy(get_model(name, pretrained=True, root=root, ctx=ctx), ctx=ctx)
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx_model = OnnxModel(export_onnx(ours, os.path.join(tmp, 'model.onnx')))
+        x = images[:max(batch_sizes)]
+        expected = theirs(x).asnumpy()
+        row = {'model': name, 'fusion': ours.fusion,
+               'deploy_max_diff': float(np.abs(ours(x).asnumpy() - expected).max()),
+               'onnx_max_diff': float(np.abs(onnx_model(x) - expected).max())}
+        for batch, reps in zip(batch_sizes, repeats):
+            xb = images[:batch]
+            t = time_interleaved({'authors': inference_fn(theirs, xb),
+                                  'deploy': inference_fn(ours, xb),
+                                  'onnx': inference_fn(onnx_model, xb.asnumpy())}, repeats=reps)
+            for key, value in t.items():
+                row['%s_ms_b%d' % (key, batch)] = 1000 * value
+        rows.append(row)
+    return rows
+
+
+def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
+    """Training-step time (forward, backward, NAG update) of ours and of the authors' graph.
+
+    Parameters
+    ----------
+    specs : list of (family, depth, multiplier)
+        Networks to time; those in the zoo are also timed as the authors' released graph.
+    """
+    rows = []
+    for family, depth, multiplier in tqdm(specs, desc='training'):
+        ours = get_cifar_net(family, depth, multiplier, ctx=ctx)
+        ours.hybridize(static_alloc=True, static_shape=True)
+        name = '%s_%d_%g' % (family, depth, multiplier)
+        fns = {'ours': train_step_fn(ours, batch_size, ctx=ctx)}
+        if os.path.isfile(os.path.join(root or default_weights_root(),
+                                       _release_file(name))):
+            theirs = authors_graph(name, root, ctx)
+            theirs.hybridize(static_alloc=True, static_shape=True)
+            fns['authors'] = train_step_fn(theirs, batch_size, ctx=ctx)
+        t = time_interleaved(fns, repeats=repeats)
+        rows.append({'model': name, 'mmacs': count_flops(ours) / 1e6,
+                     'ours_s': t['ours'], 'authors_s': t.get('authors')})
+    return rows
+
+
+def _release_file(name):
+    try:
+        return pretrained_cfg(name, 10).release_files[1]
+    except ValueError:  # not a zoo model
+        return os.path.join('not', 'in', 'the', 'zoo')

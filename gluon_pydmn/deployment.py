@@ -1,0 +1,237 @@
+"""Deploy mode: an inference-only copy of a trained network with BatchNorm folded away.
+
+``deploy(net)`` rewrites a :class:`~gluon_pydmn.cifar_net.CIFARNet` into an equivalent
+inference graph (same outputs up to float rounding):
+
+* every BatchNorm that follows a convolution is folded into that convolution's weights and
+  a bias (the 1x1 reduction, the main part, the 1x1 expansion, the projection shortcut);
+* the **Add** pyramid becomes one 7x7 depthwise convolution: its branches are linear and
+  summed before any nonlinearity, so their kernels, zero-padded to 7x7, add up exactly;
+* the **Concat** pyramid keeps three folded depthwise branches, each with its ReLU (so that
+  MKL-DNN fuses it), and a concat; ``concat='grouped'`` makes it one grouped convolution
+  (``groups = m``, three 7x7 filters per input channel) with interleaved output channels and
+  the next 1x1 convolution's input channels permuted to match (exact, since BN and ReLU act
+  per channel), which measures several times slower on CPU with MKL-DNN (no fast kernel for
+  3 filters per group), hence not the default;
+* the stem's fixed BatchNorm (a per-channel affine map of the input) is folded into the stem
+  convolution: its scale into the weights, its shift applied before the zero padding so the
+  borders stay exact.
+
+Only each block's leading BN, which normalises the residual sum that also travels on along
+the shortcut, cannot be folded into a neighbour; it becomes a 1x1 depthwise convolution with
+bias, which MKL-DNN fuses with the ReLU after it.
+
+On CPU the result is hybridized with MXNet's MKL-DNN graph fusion (convolution + ReLU), after
+checking that the fused graph gives the unfused graph's outputs. MKL-DNN's convolution + sum
+fusion gives wrong results on these residual graphs (max logit error above 10), so
+:func:`deploy` switches it off through ``MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM=1``.
+"""
+import os
+import warnings
+
+import mxnet as mx
+import numpy as np
+from mxnet.gluon import nn
+from mxnet.gluon.block import HybridBlock
+
+from .blocks import ConvMain, DepthwiseMain, PyramidDepthwise
+
+__all__ = ['deploy', 'DeployNet', 'DeployBlock']
+
+
+def _bn_affine(bn):
+    """Scale and shift (float64 numpy) of an inference BatchNorm: ``y = scale * x + shift``."""
+    get = lambda p: p.data().asnumpy().astype(np.float64)
+    gamma = np.ones(bn.gamma.shape) if bn._kwargs['fix_gamma'] else get(bn.gamma)
+    scale = gamma / np.sqrt(get(bn.running_var) + bn._kwargs['eps'])
+    return scale, get(bn.beta) - get(bn.running_mean) * scale
+
+
+def _weight(conv):
+    return conv.weight.data().asnumpy().astype(np.float64)
+
+
+def _fold(weight, bn):
+    """Fold ``bn`` (after a bias-free conv with ``weight``) into (weight, bias)."""
+    scale, shift = _bn_affine(bn)
+    return weight * scale[:, None, None, None], shift
+
+
+def _pad_kernel(weight, size):
+    k = weight.shape[-1]
+    p = (size - k) // 2
+    return np.pad(weight, ((0, 0), (0, 0), (p, p), (p, p)))
+
+
+def _conv(weight, bias, stride=1, groups=1, ctx=None):
+    """A Conv2D holding the given float64 numpy weight/bias (stored as float32)."""
+    out_ch, in_per_group, k, _ = weight.shape
+    conv = nn.Conv2D(out_ch, k, strides=stride, padding=k // 2, groups=groups,
+                     use_bias=bias is not None, in_channels=in_per_group * groups)
+    conv.initialize(ctx=ctx)
+    conv.weight.set_data(mx.nd.array(weight, dtype='float32'))
+    if bias is not None:
+        conv.bias.set_data(mx.nd.array(bias, dtype='float32'))
+    return conv
+
+
+class DeployBlock(HybridBlock):
+    """Inference form of a residual block: BN -> ReLU -> conv+ReLU -> conv+ReLU -> conv (+ shortcut)."""
+
+    def __init__(self, pre_bn, conv_in, main, conv_out, shortcut=None, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.pre_bn = pre_bn
+            self.conv_in = conv_in
+            self.main = main
+            self.conv_out = conv_out
+            self.shortcut = shortcut
+
+    def hybrid_forward(self, F, x):
+        h = F.Activation(act_type='relu', data=self.pre_bn(x))
+        h = F.Activation(act_type='relu', data=self.conv_in(h))
+        h = self.conv_out(F.Activation(act_type='relu', data=self.main(h)))
+        return h + (self.shortcut(x) if self.shortcut is not None else x)
+
+
+class _Branches(HybridBlock):
+    """Concat pyramid kept as folded branches (``concat='branches'``)."""
+
+    def __init__(self, convs, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.convs = nn.HybridSequential(prefix='')
+            self.convs.add(*convs)
+
+    def hybrid_forward(self, F, x):
+        # ReLU per branch (== ReLU of the concat) lets MKL-DNN fuse it into each convolution
+        return F.concat(*[F.Activation(c(x), act_type='relu') for c in self.convs], dim=1)
+
+
+class DeployNet(HybridBlock):
+    """Inference-only network made by :func:`deploy`; same input and output as the source."""
+
+    def __init__(self, stem_shift, stem_conv, blocks, dense, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.stem_shift = self.params.get_constant(
+                'stem_shift', mx.nd.array(stem_shift.reshape(1, -1, 1, 1), dtype='float32'))
+            self.stem_conv = stem_conv
+            self.blocks = nn.HybridSequential(prefix='')
+            self.blocks.add(*blocks)
+            self.pool = nn.GlobalAvgPool2D()
+            self.output = dense
+
+    def hybrid_forward(self, F, x, stem_shift):
+        h = self.stem_conv(F.broadcast_add(x, stem_shift))
+        return self.output(self.pool(self.blocks(h)))
+
+
+def _deploy_main(main, bn, conv_out_weight, concat, ctx):
+    """Folded main part and (possibly permuted) conv_out weight."""
+    scale, shift = _bn_affine(bn)
+    if isinstance(main, (ConvMain, DepthwiseMain)):
+        conv = main.conv
+        w = _weight(conv) * scale[:, None, None, None]
+        return _conv(w, shift, conv._kwargs['stride'][0], conv._kwargs['num_group'], ctx), conv_out_weight
+    assert isinstance(main, PyramidDepthwise)
+    branches = list(main.branches)
+    stride = branches[0]._kwargs['stride'][0]
+    m = branches[0]._channels
+    size = max(main.kernel_sizes)
+    if main.merge == 'add':
+        w = sum(_pad_kernel(_weight(b), size) for b in branches) * scale[:, None, None, None]
+        return _conv(w, shift, stride, m, ctx), conv_out_weight
+    n = len(branches)
+    ws = [_weight(b) * scale[i * m:(i + 1) * m, None, None, None] for i, b in enumerate(branches)]
+    if concat == 'branches':
+        convs = [_conv(w, shift[i * m:(i + 1) * m], stride, m, ctx) for i, w in enumerate(ws)]
+        return _Branches(convs), conv_out_weight
+    # grouped: output channel c * n + i is branch i of input channel c
+    w = np.stack([_pad_kernel(w, size) for w in ws], axis=1).reshape(m * n, 1, size, size)
+    order = np.arange(n * m).reshape(n, m).T.reshape(-1)  # new channel j <- old channel order[j]
+    return _conv(w, shift[order], stride, m, ctx), conv_out_weight[:, order]
+
+
+def _hybridize_fused(net, ctx, tolerance=1e-4):
+    """Hybridize with MKL-DNN fusion if it keeps the outputs; otherwise plainly, with a warning."""
+    os.environ['MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM'] = '1'  # broken for these graphs, see above
+    probe = mx.nd.array(np.random.RandomState(0).normal(size=(4, 3, 32, 32)), ctx=ctx)
+    net.hybridize(static_alloc=True, static_shape=True)
+    expected = net(probe).asnumpy()
+    if ctx.device_type != 'cpu' or not mx.runtime.Features().is_enabled('MKLDNN'):
+        return 'none'
+    net.hybridize(static_alloc=True, static_shape=True, backend='MKLDNN')
+    try:
+        error = float(np.abs(net(probe).asnumpy() - expected).max())
+    except mx.base.MXNetError as e:  # MXNet's fusion pass fails on some graphs
+        error, reason = float('inf'), str(e).strip().splitlines()[-1]
+    else:
+        reason = 'max output difference %.3g' % error
+    if error <= tolerance:
+        return 'MKLDNN'
+    warnings.warn('MKL-DNN fusion failed its parity check on the deploy graph (%s); running it '
+                  'unfused' % reason)
+    net.hybridize(static_alloc=True, static_shape=True)
+    return 'none'
+
+
+def deploy(net, concat='branches', fuse=True, ctx=None):
+    """Inference-only copy of a trained :class:`~gluon_pydmn.cifar_net.CIFARNet`.
+
+    Parameters
+    ----------
+    net : CIFARNet
+        A network with initialised (e.g. pretrained) parameters. It is not modified.
+    concat : {'branches', 'grouped'}
+        How to run the Concat pyramid: three folded depthwise branches and a concat (default)
+        or one grouped 7x7 convolution.
+    fuse : bool, default True
+        Hybridize with MKL-DNN fusion when it passes a parity check (CPU builds with MKL-DNN);
+        otherwise or with ``fuse=False`` hybridize plainly. ``net.fusion`` tells which.
+    ctx : Context, default ``mx.cpu()``
+        GPU contexts work in principle but are untested here.
+
+    Returns
+    -------
+    DeployNet
+        Same logits as ``net`` in inference mode (to float32 rounding), hybridized. Not
+        trainable: its BatchNorms are gone. Export it with
+        :func:`gluon_pydmn.export.export_mxnet` or :func:`gluon_pydmn.export.export_onnx`.
+    """
+    if concat not in ('branches', 'grouped'):
+        raise ValueError("concat must be 'branches' or 'grouped', got %r" % (concat,))
+    ctx = ctx or mx.cpu()
+    features = list(net.features)
+    stem_bn, stem_conv_src = features[0], features[1]
+    scale, shift = _bn_affine(stem_bn)
+    # conv(pad(scale*x + shift)) == conv_{w*scale}(pad(x + shift/scale)): zero padding stays exact
+    stem_w = _weight(stem_conv_src) * scale[None, :, None, None]
+    stem_conv = _conv(stem_w, None, 1, 1, ctx)
+    blocks = []
+    for stage in features[2:-1]:
+        for block in stage:
+            body = list(block.body)
+            bn_scale, bn_shift = _bn_affine(body[0])
+            pre_bn = _conv(bn_scale[:, None, None, None], bn_shift, groups=len(bn_scale), ctx=ctx)
+            conv_in = _conv(*_fold(_weight(body[2]), body[3]), ctx=ctx)
+            main, out_w = _deploy_main(body[5], body[6], _weight(body[8]), concat, ctx)
+            w, b = _fold(out_w, body[9])
+            conv_out = _conv(w, b, ctx=ctx)
+            shortcut = None
+            if block.shortcut is not None:
+                sc_conv, sc_bn = list(block.shortcut)
+                w, b = _fold(_weight(sc_conv), sc_bn)
+                shortcut = _conv(w, b, sc_conv._kwargs['stride'][0], ctx=ctx)
+            blocks.append(DeployBlock(pre_bn, conv_in, main, conv_out, shortcut))
+    dense = nn.Dense(net.output._units, in_units=net.output.weight.shape[1])
+    dense.initialize(ctx=ctx)
+    dense.weight.set_data(net.output.weight.data())
+    dense.bias.set_data(net.output.bias.data())
+    out = DeployNet(shift / scale, stem_conv, blocks, dense)
+    out.stem_shift.initialize(ctx=ctx)
+    out.pretrained_cfg = getattr(net, 'pretrained_cfg', None)
+    out.fusion = _hybridize_fused(out, ctx) if fuse else 'none'
+    if not fuse:
+        out.hybridize(static_alloc=True, static_shape=True)
+    return out

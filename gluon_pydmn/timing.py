@@ -1,0 +1,68 @@
+"""Side-by-side timing: medians of interleaved repeats, so that noise hits every contender alike."""
+import time
+
+import mxnet as mx
+import numpy as np
+
+__all__ = ['time_interleaved', 'inference_fn', 'train_step_fn']
+
+
+def time_interleaved(fns, repeats=15, warmup=2):
+    """Median wall time (seconds) of each zero-argument callable in ``fns``.
+
+    Every round calls each function once, in turn, so slow phases of a noisy machine are
+    shared by all of them; the median over rounds is reported.
+
+    Parameters
+    ----------
+    fns : dict of str to callable
+        Each call must block until its work is done.
+    repeats : int
+        Timed rounds.
+    warmup : int
+        Untimed rounds first (graph building, memory planning, caches).
+
+    Returns
+    -------
+    dict of str to float
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(ts)) for name, ts in times.items()}
+
+
+def inference_fn(net, x):
+    """A blocking forward pass of ``net`` on ``x`` (MXNet block or any callable returning numpy)."""
+    def run():
+        out = net(x)
+        if isinstance(out, mx.nd.NDArray):
+            out.wait_to_read()
+    return run
+
+
+def train_step_fn(net, batch_size=128, classes=10, ctx=None, optimizer='nag',
+                  optimizer_params=None, seed=0):
+    """One blocking training step (forward, softmax cross-entropy, backward, update) on a fixed
+    random batch, as in the paper's schema (NAG, lr 0.1, momentum 0.9, wd 1e-4)."""
+    ctx = ctx or mx.cpu()
+    rng = np.random.RandomState(seed)
+    x = mx.nd.array(rng.normal(size=(batch_size, 3, 32, 32)), ctx=ctx)
+    y = mx.nd.array(rng.randint(0, classes, batch_size), ctx=ctx)
+    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = mx.gluon.Trainer(net.collect_params(), optimizer, optimizer_params or
+                               {'learning_rate': 0.1, 'momentum': 0.9, 'wd': 1e-4})
+
+    def step():
+        with mx.autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(batch_size)
+        mx.nd.waitall()
+    return step

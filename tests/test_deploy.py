@@ -1,0 +1,69 @@
+"""Deploy mode and export: same outputs as the trained network, for every zoo model."""
+import mxnet as mx
+import numpy as np
+import pytest
+
+import gluon_pydmn as g
+from gluon_pydmn.deployment import deploy
+from gluon_pydmn.export import OnnxModel, export_mxnet, export_onnx
+
+from conftest import load_pretrained_quietly
+
+ZOO = g.get_model_list()
+
+
+@pytest.fixture(scope='module')
+def images(cifar10_test, cifar100_test):
+    return {10: g.data.normalize_images(cifar10_test.images[:128]),
+            100: g.data.normalize_images(cifar100_test['fine'].images[:128])}
+
+
+@pytest.mark.parametrize('classes', [10, 100])
+@pytest.mark.parametrize('name', ZOO)
+def test_deploy_matches_network(name, classes, release_root, images):
+    net = load_pretrained_quietly(name, classes, release_root)
+    x = images[classes]
+    expected = net(x).asnumpy()
+    fast = deploy(net)
+    assert fast.fusion == 'MKLDNN'  # the fused graph passed its parity check
+    out = fast(x).asnumpy()
+    assert np.abs(out - expected).max() <= 1e-4
+    assert np.array_equal(out.argmax(axis=1), expected.argmax(axis=1))
+    assert fast.pretrained_cfg == net.pretrained_cfg
+    assert not [p for p in fast.collect_params().values() if 'running' in p.name]  # BN folded
+
+
+@pytest.mark.parametrize('name', [n for n in ZOO if 'concat' in n][:1])
+def test_deploy_grouped_concat_and_unfused(name, release_root, images):
+    net = load_pretrained_quietly(name, 10, release_root)
+    expected = net(images[10]).asnumpy()
+    for kwargs in (dict(concat='grouped'), dict(fuse=False)):
+        fast = deploy(net, **kwargs)
+        assert np.abs(fast(images[10]).asnumpy() - expected).max() <= 1e-4
+
+
+def test_deploy_rejects_unknown_concat_mode(release_root):
+    with pytest.raises(ValueError, match='grouped'):
+        deploy(g.get_model('mobilenet_29_0.5'), concat='stacked')
+
+
+@pytest.mark.parametrize('name', ZOO)
+def test_onnx_export_matches(name, release_root, images, tmp_path):
+    net = load_pretrained_quietly(name, 10, release_root)
+    x = images[10]
+    expected = net(x).asnumpy()
+    path = export_onnx(deploy(net), str(tmp_path / (name + '.onnx')))
+    onnx_model = OnnxModel(path)
+    assert np.abs(onnx_model(x) - expected).max() <= 1e-4
+    assert np.abs(onnx_model(x[:1]) - expected[:1]).max() <= 1e-4  # dynamic batch
+
+
+@pytest.mark.parametrize('name', ['resnet_29_0.5', 'mobilenet_29_1', 'pydmobilenet_add_29_0.5',
+                                  'pydmobilenet_concat_29_0.5'])
+def test_mxnet_export_roundtrip(name, release_root, images, tmp_path):
+    """One model per family: the exported symbol/params reload as a SymbolBlock."""
+    net = load_pretrained_quietly(name, 10, release_root)
+    expected = net(images[10]).asnumpy()
+    sym, params = export_mxnet(deploy(net), str(tmp_path / name))
+    back = mx.gluon.nn.SymbolBlock.imports(sym, ['data'], params)
+    assert np.abs(back(images[10]).asnumpy() - expected).max() <= 1e-4
