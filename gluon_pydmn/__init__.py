@@ -2,6 +2,7 @@
 from .blocks import ConvMain, DepthwiseMain, PyramidDepthwise, ResidualBlock
 from .cifar_net import CIFARNet
 from .counting import count_flops, count_params
+from .cpu import configure_cpu
 from .data import CIFAR10, CIFAR100, test_transform, train_transform
 from .deployment import deploy
 from .export import export_mxnet, export_onnx

@@ -69,6 +69,10 @@ def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(11, 
 def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
     """Training-step time (forward, backward, NAG update) of ours and of the authors' graph.
 
+    Ours is built with ``fast=True`` (the Add pyramid as one convolution). Call
+    :func:`gluon_pydmn.configure_cpu` first (before MXNet runs anything) for the CPU setting
+    the package recommends for training.
+
     Parameters
     ----------
     specs : list of (family, depth, multiplier)
@@ -76,7 +80,7 @@ def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
     """
     rows = []
     for family, depth, multiplier in tqdm(specs, desc='training'):
-        ours = get_cifar_net(family, depth, multiplier, ctx=ctx)
+        ours = get_cifar_net(family, depth, multiplier, ctx=ctx, fast=True)
         ours.hybridize(static_alloc=True, static_shape=True)
         name = '%s_%d_%g' % (family, depth, multiplier)
         fns = {'ours': train_step_fn(ours, batch_size, ctx=ctx)}

@@ -19,11 +19,14 @@ differs between the four block types:
 The shortcut is the identity, or a strided 1x1 convolution followed by BN when
 the block changes resolution or width. No convolution has a bias.
 """
+import contextlib
+
+from mxnet import nd
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
 __all__ = ['MAIN_PARTS', 'ConvMain', 'DepthwiseMain', 'PyramidDepthwise', 'ResidualBlock',
-           'make_main_part', 'main_part_out_channels']
+           'make_main_part', 'main_part_out_channels', 'faithful']
 
 DEFAULT_KERNEL_SIZES = (3, 5, 7)
 
@@ -72,9 +75,17 @@ class PyramidDepthwise(HybridBlock):
     merge : {'add', 'concat'}
         ``'add'`` sums the branches (output ``channels``), ``'concat'``
         concatenates them along channels (output ``len(kernel_sizes) * channels``).
+    fast : bool, default False
+        Add pyramid only: run the branches as **one** depthwise convolution whose kernel is
+        the sum of the branch kernels zero-padded to the largest size. Same parameters, same
+        function (the branches are linear and summed), and the gradients reach each branch
+        kernel through the padding; one convolution instead of three, which matters most in
+        training, where MKL-DNN computes 5x5/7x7 depthwise weight gradients slowly. The
+        flag can be switched on an existing block (``block.fast = False``).
     """
 
-    def __init__(self, channels, stride, kernel_sizes=DEFAULT_KERNEL_SIZES, merge='add', **kwargs):
+    def __init__(self, channels, stride, kernel_sizes=DEFAULT_KERNEL_SIZES, merge='add',
+                 fast=False, **kwargs):
         super().__init__(**kwargs)
         if merge not in ('add', 'concat'):
             raise ValueError("merge must be 'add' or 'concat', got %r" % (merge,))
@@ -83,12 +94,29 @@ class PyramidDepthwise(HybridBlock):
                              % (kernel_sizes,))
         self.merge = merge
         self.kernel_sizes = tuple(kernel_sizes)
+        self.channels, self.stride = channels, stride
+        self.fast = fast
         with self.name_scope():
             self.branches = nn.HybridSequential(prefix='')
             for k in self.kernel_sizes:
                 self.branches.add(_depthwise(channels, k, stride))
 
+    def _merged_kernel(self, F, x):
+        size = max(self.kernel_sizes)
+        merged = None
+        for k, branch in zip(self.kernel_sizes, self.branches):
+            w = branch.weight.data(x.context) if F is nd else branch.weight.var()
+            p = (size - k) // 2
+            if p:
+                w = F.pad(w, mode='constant', pad_width=(0, 0, 0, 0, p, p, p, p))
+            merged = w if merged is None else merged + w
+        return F.Convolution(x, merged, kernel=(size, size), stride=(self.stride, self.stride),
+                             pad=(size // 2, size // 2), num_filter=self.channels,
+                             num_group=self.channels, no_bias=True)
+
     def hybrid_forward(self, F, x):
+        if self.fast and self.merge == 'add':
+            return self._merged_kernel(F, x)
         outs = [branch(x) for branch in self.branches]
         if self.merge == 'concat':
             return F.concat(*outs, dim=1)
@@ -102,14 +130,15 @@ class PyramidDepthwise(HybridBlock):
 MAIN_PARTS = ('conv', 'depthwise', 'pyramid_add', 'pyramid_concat')
 
 
-def make_main_part(main, channels, stride, kernel_sizes=DEFAULT_KERNEL_SIZES):
+def make_main_part(main, channels, stride, kernel_sizes=DEFAULT_KERNEL_SIZES, fast=False):
     """Build the main part named ``main`` (one of :data:`MAIN_PARTS`)."""
     if main == 'conv':
         return ConvMain(channels, stride)
     if main == 'depthwise':
         return DepthwiseMain(channels, stride)
     if main in ('pyramid_add', 'pyramid_concat'):
-        return PyramidDepthwise(channels, stride, kernel_sizes, merge=main[len('pyramid_'):])
+        return PyramidDepthwise(channels, stride, kernel_sizes, merge=main[len('pyramid_'):],
+                                fast=fast)
     raise ValueError('unknown main part %r; choose one of %s' % (main, ', '.join(MAIN_PARTS)))
 
 
@@ -138,10 +167,12 @@ class ResidualBlock(HybridBlock):
         ValueError.
     kernel_sizes : sequence of int
         Kernel sizes of the pyramid main parts (ignored by the others).
+    fast : bool, default False
+        See :class:`PyramidDepthwise`.
     """
 
     def __init__(self, in_channels, channels, stride, multiplier, main,
-                 kernel_sizes=DEFAULT_KERNEL_SIZES, **kwargs):
+                 kernel_sizes=DEFAULT_KERNEL_SIZES, fast=False, **kwargs):
         super().__init__(**kwargs)
         inner = int(multiplier * channels)
         if inner < 1:
@@ -153,7 +184,7 @@ class ResidualBlock(HybridBlock):
             self.body.add(nn.BatchNorm(in_channels=in_channels), nn.Activation('relu'),
                           nn.Conv2D(inner, 1, use_bias=False, in_channels=in_channels),
                           nn.BatchNorm(in_channels=inner), nn.Activation('relu'),
-                          make_main_part(main, inner, stride, kernel_sizes),
+                          make_main_part(main, inner, stride, kernel_sizes, fast),
                           nn.BatchNorm(in_channels=merged), nn.Activation('relu'),
                           nn.Conv2D(channels, 1, use_bias=False, in_channels=merged),
                           nn.BatchNorm(in_channels=channels))
@@ -169,3 +200,21 @@ class ResidualBlock(HybridBlock):
         residual = self.body(x)
         shortcut = self.shortcut(x) if self.shortcut is not None else x
         return residual + shortcut
+
+
+@contextlib.contextmanager
+def faithful(net):
+    """Within the block, every :class:`PyramidDepthwise` of ``net`` runs as the authors'
+    separate branches (for graph walks such as conversion and FLOP counting)."""
+    blocks = []
+
+    def collect(block):
+        if isinstance(block, PyramidDepthwise):
+            blocks.append((block, block.fast))
+            block.fast = False
+    net.apply(collect)
+    try:
+        yield net
+    finally:
+        for block, fast in blocks:
+            block.fast = fast

@@ -50,6 +50,9 @@ class CIFARNet(HybridBlock):
         Outputs of the dense layer.
     kernel_sizes : sequence of int, default (3, 5, 7)
         Kernel sizes of the pyramid main parts.
+    fast : bool, default False
+        Run each Add pyramid as one convolution with the summed kernel (same parameters and
+        function, faster to train; see :class:`~gluon_pydmn.blocks.PyramidDepthwise`).
 
     Input: ``(N, 3, 32, 32)`` float32 images, ``ToTensor`` then ``Normalize``
     with the CIFAR mean/std of :data:`gluon_pydmn.data.CIFAR_MEAN` /
@@ -57,7 +60,7 @@ class CIFARNet(HybridBlock):
     """
 
     def __init__(self, main, depth, multiplier, classes=10, kernel_sizes=DEFAULT_KERNEL_SIZES,
-                 **kwargs):
+                 fast=False, **kwargs):
         super().__init__(**kwargs)
         if main not in MAIN_PARTS:
             raise ValueError('unknown main part %r; choose one of %s' % (main, ', '.join(MAIN_PARTS)))
@@ -75,7 +78,7 @@ class CIFARNet(HybridBlock):
                     for i in range(n):
                         stride = 2 if stage > 0 and i == 0 else 1
                         blocks.add(ResidualBlock(in_channels, channels, stride, multiplier, main,
-                                                 kernel_sizes))
+                                                 kernel_sizes, fast))
                         in_channels = channels
                 self.features.add(blocks)
             self.features.add(nn.GlobalAvgPool2D())

@@ -15,6 +15,8 @@ import json
 
 import mxnet as mx
 
+from .blocks import faithful
+
 __all__ = ['ConversionError', 'param_layers', 'convert_authors_params', 'load_authors_params']
 
 # Hyper-parameters that must agree per operator, with MXNet's defaults.
@@ -99,7 +101,8 @@ def convert_authors_params(net, symbol_json, arrays):
         If the graphs differ in any layer, shape, or in what is left over.
     """
     theirs = param_layers(symbol_json)
-    ours = param_layers(net(mx.sym.var('data')).tojson())
+    with faithful(net):
+        ours = param_layers(net(mx.sym.var('data')).tojson())
     if len(theirs) != len(ours):
         raise ConversionError('the checkpoint has %d layers with parameters, the network %d: '
                               'wrong model for this checkpoint?' % (len(theirs), len(ours)))

@@ -13,6 +13,8 @@ import json
 import mxnet as mx
 import numpy as np
 
+from .blocks import faithful
+
 __all__ = ['count_params', 'count_flops', 'layer_flops']
 
 
@@ -60,5 +62,9 @@ def count_flops(net, input_shape=(1, 3, 32, 32)):
     input_shape : tuple of int
         ``(N, C, H, W)``; the count is per image.
     """
-    symbol = net if isinstance(net, mx.sym.Symbol) else net(mx.sym.var('data'))
+    if isinstance(net, mx.sym.Symbol):
+        symbol = net
+    else:
+        with faithful(net):  # count the pyramid's branches, not a merged kernel
+            symbol = net(mx.sym.var('data'))
     return sum(macs for _, _, macs in layer_flops(symbol, input_shape))

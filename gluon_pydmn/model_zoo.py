@@ -169,7 +169,7 @@ def pretrained_cfg(name, classes=10):
 
 
 def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7), ctx=None,
-                  initialize=True):
+                  initialize=True, fast=False):
     """Generic constructor: any family, depth ``9n + 2`` and width multiplier.
 
     Parameters
@@ -189,11 +189,14 @@ def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7),
         Where to initialise the parameters.
     initialize : bool, default True
         Initialise with Xavier, as in the paper.
+    fast : bool, default False
+        Train-time speed-up for the Add pyramid (one convolution with the summed kernel); same
+        parameters and outputs. ``False`` keeps the authors' graph operator for operator.
     """
     if family not in FAMILIES:
         raise ValueError('unknown family %r; choose one of %s' % (family, ', '.join(FAMILIES)))
     net = CIFARNet(FAMILIES[family].main, depth, multiplier, classes=classes,
-                   kernel_sizes=kernel_sizes)
+                   kernel_sizes=kernel_sizes, fast=fast)
     if initialize:
         net.initialize(mx.init.Xavier(), ctx=ctx or mx.cpu())
     net.pretrained_cfg = None
@@ -221,7 +224,7 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, **kwargs)
         like the authors' release. Defaults to ``$GLUON_PYDMN_WEIGHTS``, then
         ``~/.cache/gluon_pydmn/weights``.
     **kwargs
-        Passed to :func:`get_cifar_net` (e.g. ``kernel_sizes``).
+        Passed to :func:`get_cifar_net` (e.g. ``kernel_sizes``, ``fast``).
 
     Returns
     -------
