@@ -14,7 +14,8 @@ from tqdm import tqdm
 from .counting import count_flops
 from .deployment import deploy
 from .export import OnnxModel, export_onnx
-from .model_zoo import CoarseLabelWarning, get_cifar_net, get_model, pretrained_cfg
+from .model_zoo import (MODEL_CFGS, CoarseLabelWarning, ModelCfg, get_cifar_net, get_model,
+                        pretrained_cfg)
 from .pretrained import default_weights_root
 from .timing import inference_fn, time_interleaved, train_step_fn
 
@@ -76,16 +77,16 @@ def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
     Parameters
     ----------
     specs : list of (family, depth, multiplier)
-        Networks to time; those in the zoo are also timed as the authors' released graph.
+        Networks to time; those in the zoo are also timed as the authors' released graph
+        (which must then be under ``root``).
     """
     rows = []
     for family, depth, multiplier in tqdm(specs, desc='training'):
         ours = get_cifar_net(family, depth, multiplier, ctx=ctx, fast=True)
         ours.hybridize(static_alloc=True, static_shape=True)
-        name = '%s_%d_%g' % (family, depth, multiplier)
+        name = ModelCfg(family, depth, multiplier).name
         fns = {'ours': train_step_fn(ours, batch_size, ctx=ctx)}
-        if os.path.isfile(os.path.join(root or default_weights_root(),
-                                       _release_file(name))):
+        if name in MODEL_CFGS:
             theirs = authors_graph(name, root, ctx)
             theirs.hybridize(static_alloc=True, static_shape=True)
             fns['authors'] = train_step_fn(theirs, batch_size, ctx=ctx)
@@ -94,9 +95,3 @@ def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
                      'ours_s': t['ours'], 'authors_s': t.get('authors')})
     return rows
 
-
-def _release_file(name):
-    try:
-        return pretrained_cfg(name, 10).release_files[1]
-    except ValueError:  # not a zoo model
-        return os.path.join('not', 'in', 'the', 'zoo')

@@ -1,7 +1,6 @@
 """The CIFAR readers on the real files: folders, archives, python version, errors."""
 import os
 import pickle
-import shutil
 
 import mxnet as mx
 import numpy as np

@@ -1,5 +1,4 @@
 """Every zoo model: shapes, parameter counts, initialisation, parity with the authors' graphs."""
-import json
 import os
 
 import mxnet as mx

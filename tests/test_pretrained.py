@@ -2,7 +2,6 @@
 import os
 import shutil
 
-import mxnet as mx
 import numpy as np
 import pytest
 
