@@ -35,6 +35,7 @@ $(VENV)/.installed: requirements.txt setup.py
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -r requirements.txt
 	$(BIN)/pip install --no-deps -e .
+	$(BIN)/python -c 'from gluon_pydmn.ops import build_extension; print(build_extension())'
 	touch $@
 
 # CIFAR-10/100, official binary files and archives: from $(SHARED) when present, else downloaded.

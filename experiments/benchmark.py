@@ -97,8 +97,8 @@ def main(argv=None):
         ref = next(r for r in rows if r['model'] == REFERENCE)
         ref_cost = ref['ours_s'] / ref['mmacs']
         lines += ['## Training step, batch 128 (forward, backward, NAG update)', '',
-                  'Ours: `get_cifar_net(..., fast=True)` (Add pyramid as one convolution; same '
-                  'parameters and gradients). Both contenders run in one process with '
+                  'Ours: `get_cifar_net(..., fast=True)` (each pyramid as one C++ operator, '
+                  '`gluon_pydmn/csrc/depthwise.cc`; same parameters and gradients). Both contenders run in one process with '
                   '`gluon_pydmn.configure_cpu()` (%s). Per-MAC cost relative to %s measured in '
                   'the same run; issue #3 asks for at most 2x for the PydMobileNets and 1.5x for '
                   'any MobileNet.' % (', '.join('%s=%s' % kv for kv in sorted(child['cpu'].items())),

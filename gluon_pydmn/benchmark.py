@@ -70,7 +70,7 @@ def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(11, 
 def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
     """Training-step time (forward, backward, NAG update) of ours and of the authors' graph.
 
-    Ours is built with ``fast=True`` (the Add pyramid as one convolution). Call
+    Ours is built with ``fast=True`` (each pyramid as one C++ operator). Call
     :func:`gluon_pydmn.configure_cpu` first (before MXNet runs anything) for the CPU setting
     the package recommends for training.
 

@@ -25,6 +25,8 @@ from mxnet import nd
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
+from . import ops
+
 __all__ = ['MAIN_PARTS', 'ConvMain', 'DepthwiseMain', 'PyramidDepthwise', 'ResidualBlock',
            'make_main_part', 'main_part_out_channels', 'faithful']
 
@@ -76,12 +78,13 @@ class PyramidDepthwise(HybridBlock):
         ``'add'`` sums the branches (output ``channels``), ``'concat'``
         concatenates them along channels (output ``len(kernel_sizes) * channels``).
     fast : bool, default False
-        Add pyramid only: run the branches as **one** depthwise convolution whose kernel is
-        the sum of the branch kernels zero-padded to the largest size. Same parameters, same
-        function (the branches are linear and summed), and the gradients reach each branch
-        kernel through the padding; one convolution instead of three, which matters most in
-        training, where MKL-DNN computes 5x5/7x7 depthwise weight gradients slowly. The
-        flag can be switched on an existing block (``block.fast = False``).
+        Run the whole pyramid as one C++ operator (:mod:`gluon_pydmn.ops`), forward and
+        backward, instead of MKL-DNN's depthwise convolutions, whose 5x5/7x7 weight gradients
+        are slow. Same parameters, same function and gradients; several times faster to train
+        on CPU. CPU only (on a GPU keep ``False``). Falls back to the separate branches, with
+        a warning, when the operator cannot be built. The flag can be switched on an existing
+        block (``block.fast = False``). 3x3 depthwise convolutions (MobileNet) stay with
+        MKL-DNN, which is faster for them.
     """
 
     def __init__(self, channels, stride, kernel_sizes=DEFAULT_KERNEL_SIZES, merge='add',
@@ -101,22 +104,12 @@ class PyramidDepthwise(HybridBlock):
             for k in self.kernel_sizes:
                 self.branches.add(_depthwise(channels, k, stride))
 
-    def _merged_kernel(self, F, x):
-        size = max(self.kernel_sizes)
-        merged = None
-        for k, branch in zip(self.kernel_sizes, self.branches):
-            w = branch.weight.data(x.context) if F is nd else branch.weight.var()
-            p = (size - k) // 2
-            if p:
-                w = F.pad(w, mode='constant', pad_width=(0, 0, 0, 0, p, p, p, p))
-            merged = w if merged is None else merged + w
-        return F.Convolution(x, merged, kernel=(size, size), stride=(self.stride, self.stride),
-                             pad=(size // 2, size // 2), num_filter=self.channels,
-                             num_group=self.channels, no_bias=True)
-
     def hybrid_forward(self, F, x):
-        if self.fast and self.merge == 'add':
-            return self._merged_kernel(F, x)
+        if self.fast and ops.extension_available():
+            weights = [b.weight.data(x.context) if F is nd else b.weight.var()
+                       for b in self.branches]
+            return ops.pyramid_depthwise(F, x, weights, self.kernel_sizes, self.stride,
+                                         self.merge)
         outs = [branch(x) for branch in self.branches]
         if self.merge == 'concat':
             return F.concat(*outs, dim=1)

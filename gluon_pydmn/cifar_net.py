@@ -51,8 +51,8 @@ class CIFARNet(HybridBlock):
     kernel_sizes : sequence of int, default (3, 5, 7)
         Kernel sizes of the pyramid main parts.
     fast : bool, default False
-        Run each Add pyramid as one convolution with the summed kernel (same parameters and
-        function, faster to train; see :class:`~gluon_pydmn.blocks.PyramidDepthwise`).
+        Run each pyramid as one C++ operator (same parameters, function and gradients,
+        faster to train on CPU; see :class:`~gluon_pydmn.blocks.PyramidDepthwise`).
 
     Input: ``(N, 3, 32, 32)`` float32 images, ``ToTensor`` then ``Normalize``
     with the CIFAR mean/std of :data:`gluon_pydmn.data.CIFAR_MEAN` /

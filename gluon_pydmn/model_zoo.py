@@ -190,11 +190,16 @@ def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7),
     initialize : bool, default True
         Initialise with Xavier, as in the paper.
     fast : bool, default False
-        Train-time speed-up for the Add pyramid (one convolution with the summed kernel); same
-        parameters and outputs. ``False`` keeps the authors' graph operator for operator.
+        CPU training speed-up for the PydMobileNet families: each pyramid runs as one C++
+        operator (see :class:`~gluon_pydmn.blocks.PyramidDepthwise`); same parameters,
+        outputs and gradients. ``False`` keeps the authors' graph operator for operator.
     """
     if family not in FAMILIES:
         raise ValueError('unknown family %r; choose one of %s' % (family, ', '.join(FAMILIES)))
+    contexts = ctx if isinstance(ctx, (list, tuple)) else [ctx or mx.cpu()]
+    if fast and any(c.device_type != 'cpu' for c in contexts):
+        raise ValueError('fast=True is a CPU operator; on %s build the network with fast=False'
+                         % (contexts,))
     net = CIFARNet(FAMILIES[family].main, depth, multiplier, classes=classes,
                    kernel_sizes=kernel_sizes, fast=fast)
     if initialize:
