@@ -7,7 +7,7 @@ setup(
     long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['gluon_pydmn', 'gluon_pydmn.*']),
-    package_data={'gluon_pydmn': ['authors_release_sha1.json']},
+    package_data={'gluon_pydmn': ['authors_release_sha1.json', 'csrc/*.cc']},
     python_requires='>=3.8',
     install_requires=['mxnet>=1.9.1,<2', 'gluoncv>=0.10.5', 'numpy<1.24', 'tqdm'],
     extras_require={'plot': ['matplotlib'], 'test': ['pytest']},

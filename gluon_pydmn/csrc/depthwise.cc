@@ -73,9 +73,10 @@ struct Plane {
   Plane(int64_t rows_, int64_t cols, int s_)
       : rows(rows_), phase_w((cols + s_ - 1) / s_ + 8), s(s_),
         buf(static_cast<size_t>(s_ * rows_ * ((cols + s_ - 1) / s_ + 8)), T(0)) {}
-  // Row r of the padded plane, from padded column `col` on, stepping by s.
-  const T* at(int64_t r, int64_t col) const {
-    return buf.data() + ((col % s) * rows + r) * phase_w + col / s;
+  // Row 0 of the padded plane from padded column `col` on, stepping by s; add
+  // r * phase_w for row r.
+  const T* column(int64_t col) const {
+    return buf.data() + (col % s) * rows * phase_w + col / s;
   }
   // src (h x w) placed at padded (pad + r*d, pad + c*d); other cells must be zero already.
   void fill(const T* src, int64_t h, int64_t w, int pad, int d) {
@@ -95,12 +96,14 @@ struct Plane {
 // out[oh][ow] += sum_ij w[i][j] * P[oh*s + off + i][ow*s + off + j]
 template <typename T>
 void correlate(const Plane<T>& p, const T* w, int k, int off, int64_t ho, int64_t wo, T* out) {
+  std::vector<const T*> cols(k);
+  for (int j = 0; j < k; ++j) cols[j] = p.column(off + j);
   for (int64_t oh = 0; oh < ho; ++oh) {
     T* orow = out + oh * wo;
     for (int i = 0; i < k; ++i)
       for (int j = 0; j < k; ++j) {
         const T wv = w[i * k + j];
-        const T* src = p.at(oh * p.s + off + i, off + j);
+        const T* src = cols[j] + (oh * p.s + off + i) * p.phase_w;
 #pragma omp simd
         for (int64_t ow = 0; ow < wo; ++ow) orow[ow] += wv * src[ow];
       }
@@ -110,14 +113,14 @@ void correlate(const Plane<T>& p, const T* w, int k, int off, int64_t ho, int64_
 #ifdef PYD_HAVE_AVX2
 // float32: NV output vectors of a row stay in registers over all k*k taps.
 template <int NV>
-void correlate_row_avx2(const Plane<float>& p, const float* w, int k, int64_t r0, int off,
-                        float* orow) {
+void correlate_row_avx2(const float* const* cols, int64_t phase_w, const float* w, int k,
+                        int64_t r0, float* orow) {
   __m256 acc[NV];
   for (int v = 0; v < NV; ++v) acc[v] = _mm256_loadu_ps(orow + 8 * v);
   for (int i = 0; i < k; ++i)
     for (int j = 0; j < k; ++j) {
       const __m256 wv = _mm256_set1_ps(w[i * k + j]);
-      const float* src = p.at(r0 + i, off + j);
+      const float* src = cols[j] + (r0 + i) * phase_w;
       for (int v = 0; v < NV; ++v)
         acc[v] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(src + 8 * v), acc[v]);
     }
@@ -126,20 +129,20 @@ void correlate_row_avx2(const Plane<float>& p, const float* w, int k, int64_t r0
 
 void correlate(const Plane<float>& p, const float* w, int k, int off, int64_t ho, int64_t wo,
                float* out) {
-  if (wo % 8 != 0) return correlate<float>(p, w, k, off, ho, wo, out);
-  for (int64_t oh = 0; oh < ho; ++oh) {
-    // Columns in chunks of up to 32 (4 vectors); the plane's phase width has 8 floats of
-    // slack beyond the last window, and chunks never run past wo.
-    for (int64_t w0 = 0; w0 < wo; w0 += 32) {
-      const int nv = static_cast<int>(std::min<int64_t>(4, (wo - w0) / 8));
+  if (wo % 8 != 0 || k > 15) return correlate<float>(p, w, k, off, ho, wo, out);
+  // Output columns in chunks of up to 32 (4 vectors); chunk w0 reads phase entries from w0 on.
+  for (int64_t w0 = 0; w0 < wo; w0 += 32) {
+    const float* cols[15];
+    for (int j = 0; j < k; ++j) cols[j] = p.column(off + j) + w0;
+    const int nv = static_cast<int>(std::min<int64_t>(4, (wo - w0) / 8));
+    for (int64_t oh = 0; oh < ho; ++oh) {
       float* orow = out + oh * wo + w0;
       const int64_t r0 = oh * p.s + off;
-      const float* base = w;
       switch (nv) {
-        case 4: correlate_row_avx2<4>(p, base, k, r0, off + static_cast<int>(w0 * p.s), orow); break;
-        case 3: correlate_row_avx2<3>(p, base, k, r0, off + static_cast<int>(w0 * p.s), orow); break;
-        case 2: correlate_row_avx2<2>(p, base, k, r0, off + static_cast<int>(w0 * p.s), orow); break;
-        default: correlate_row_avx2<1>(p, base, k, r0, off + static_cast<int>(w0 * p.s), orow); break;
+        case 4: correlate_row_avx2<4>(cols, p.phase_w, w, k, r0, orow); break;
+        case 3: correlate_row_avx2<3>(cols, p.phase_w, w, k, r0, orow); break;
+        case 2: correlate_row_avx2<2>(cols, p.phase_w, w, k, r0, orow); break;
+        default: correlate_row_avx2<1>(cols, p.phase_w, w, k, r0, orow); break;
       }
     }
   }
@@ -157,10 +160,12 @@ inline T dot(const T* a, const T* b, int64_t len) {
 // acc[i][j] += sum_{oh,ow} g[oh][ow] * P[oh*s + off + i][ow*s + off + j]
 template <typename T>
 void weight_dot(const Plane<T>& p, const T* g, int k, int off, int64_t ho, int64_t wo, T* acc) {
+  std::vector<const T*> cols(k);
+  for (int j = 0; j < k; ++j) cols[j] = p.column(off + j);
   for (int i = 0; i < k; ++i)
     for (int64_t oh = 0; oh < ho; ++oh)
       for (int j = 0; j < k; ++j)
-        acc[i * k + j] += dot(g + oh * wo, p.at(oh * p.s + off + i, off + j), wo);
+        acc[i * k + j] += dot(g + oh * wo, cols[j] + (oh * p.s + off + i) * p.phase_w, wo);
 }
 
 #ifdef PYD_HAVE_AVX2
@@ -169,13 +174,15 @@ void weight_dot(const Plane<T>& p, const T* g, int k, int off, int64_t ho, int64
 template <int K>
 void weight_dot_avx2(const Plane<float>& p, const float* g, int off, int64_t ho, int64_t wo,
                      float* acc) {
+  const float* cols[K];
+  for (int j = 0; j < K; ++j) cols[j] = p.column(off + j);
   for (int i = 0; i < K; ++i) {
     __m256 sum[K];
     for (int j = 0; j < K; ++j) sum[j] = _mm256_setzero_ps();
     for (int64_t oh = 0; oh < ho; ++oh) {
       const float* grow = g + oh * wo;
       const float* base[K];
-      for (int j = 0; j < K; ++j) base[j] = p.at(oh * p.s + off + i, off + j);
+      for (int j = 0; j < K; ++j) base[j] = cols[j] + (oh * p.s + off + i) * p.phase_w;
       for (int64_t w0 = 0; w0 < wo; w0 += 8) {
         const __m256 gv = _mm256_loadu_ps(grow + w0);
         for (int j = 0; j < K; ++j)
@@ -209,52 +216,64 @@ struct Shape {
   int64_t n, c, h, w, ho, wo;
 };
 
-// The kernels each branch applies in the forward pass ("add": one summed kernel of the
-// largest size), and their window offsets inside a plane padded by pmax.
+// The kernels the forward pass applies, per output group and channel: for "concat" each
+// branch's own, for "add" one summed kernel of the largest size. `flipped` holds them rotated
+// by 180 degrees, for the input gradient.
 template <typename T>
-void forward_kernels(const Config& cfg, const std::vector<const T*>& ws, int64_t ch,
-                     std::vector<std::vector<T>>* kernels, std::vector<int>* sizes) {
-  const int pmax = cfg.pmax(), kmax = 2 * pmax + 1;
-  kernels->clear();
-  sizes->clear();
-  if (cfg.concat) {
-    for (size_t b = 0; b < ws.size(); ++b) {
-      const int k = cfg.kernels[b];
-      kernels->emplace_back(ws[b] + ch * k * k, ws[b] + (ch + 1) * k * k);
-      sizes->push_back(k);
+struct GroupKernels {
+  std::vector<int> sizes;
+  std::vector<std::vector<T>> taps, flipped;  // [group][channel * k * k]
+  GroupKernels(const Config& cfg, const std::vector<const T*>& ws, int64_t c) {
+    const int pmax = cfg.pmax(), kmax = 2 * pmax + 1;
+    if (cfg.concat) {
+      for (size_t b = 0; b < ws.size(); ++b) {
+        const int k = cfg.kernels[b];
+        sizes.push_back(k);
+        taps.emplace_back(ws[b], ws[b] + c * k * k);
+      }
+    } else {
+      sizes.push_back(kmax);
+      taps.emplace_back(static_cast<size_t>(c * kmax * kmax), T(0));
+      for (size_t b = 0; b < ws.size(); ++b) {
+        const int k = cfg.kernels[b], o = pmax - k / 2;
+        for (int64_t ch = 0; ch < c; ++ch)
+          for (int i = 0; i < k; ++i)
+            for (int j = 0; j < k; ++j)
+              taps[0][(ch * kmax + o + i) * kmax + o + j] += ws[b][(ch * k + i) * k + j];
+      }
     }
-    return;
+    for (size_t g = 0; g < sizes.size(); ++g) {
+      const int kk = sizes[g] * sizes[g];
+      flipped.emplace_back(taps[g].size());
+      for (int64_t ch = 0; ch < c; ++ch)
+        std::reverse_copy(taps[g].begin() + ch * kk, taps[g].begin() + (ch + 1) * kk,
+                          flipped[g].begin() + ch * kk);
+    }
   }
-  std::vector<T> sum(static_cast<size_t>(kmax * kmax), T(0));
-  for (size_t b = 0; b < ws.size(); ++b) {
-    const int k = cfg.kernels[b], o = pmax - k / 2;
-    for (int i = 0; i < k; ++i)
-      for (int j = 0; j < k; ++j) sum[(o + i) * kmax + o + j] += ws[b][ch * k * k + i * k + j];
+  const T* at(size_t g, int64_t ch, bool flip) const {
+    return (flip ? flipped : taps)[g].data() + ch * sizes[g] * sizes[g];
   }
-  kernels->push_back(sum);
-  sizes->push_back(kmax);
-}
+};
 
 template <typename T>
 void forward(const Config& cfg, const Shape& sh, const T* x, const std::vector<const T*>& ws,
              T* y) {
   const int pmax = cfg.pmax(), s = cfg.stride;
-  const int64_t nout = cfg.concat ? static_cast<int64_t>(ws.size()) : 1;
+  const GroupKernels<T> kernels(cfg, ws, sh.c);
+  const int64_t nout = static_cast<int64_t>(kernels.sizes.size());
 #pragma omp parallel
   {
     Plane<T> plane(std::max(sh.h + 2 * pmax, (sh.ho - 1) * s + 2 * pmax + 1),
                    std::max(sh.w + 2 * pmax, (sh.wo - 1) * s + 2 * pmax + 1), s);
-    std::vector<std::vector<T>> kernels;
-    std::vector<int> sizes;
 #pragma omp for schedule(static)
     for (int64_t nc = 0; nc < sh.n * sh.c; ++nc) {
       const int64_t img = nc / sh.c, ch = nc % sh.c;
       plane.fill(x + nc * sh.h * sh.w, sh.h, sh.w, pmax, 1);
-      forward_kernels(cfg, ws, ch, &kernels, &sizes);
       for (int64_t b = 0; b < nout; ++b) {
+        const int k = kernels.sizes[b];
         T* out = y + ((img * nout + b) * sh.c + ch) * sh.ho * sh.wo;
         std::fill(out, out + sh.ho * sh.wo, T(0));
-        correlate(plane, kernels[b].data(), sizes[b], pmax - sizes[b] / 2, sh.ho, sh.wo, out);
+        correlate(plane, kernels.at(b, ch, false), k, pmax - k / 2, sh.ho, sh.wo, out);
       }
     }
   }
@@ -267,25 +286,21 @@ void backward(const Config& cfg, const Shape& sh, const T* x, const std::vector<
   const int pmax = cfg.pmax(), s = cfg.stride, nb = static_cast<int>(ws.size());
   const int64_t ngrad = cfg.concat ? nb : 1;
   {
+    const GroupKernels<T> kernels(cfg, ws, sh.c);
 #pragma omp parallel
     {
       Plane<T> plane(sh.h + 2 * pmax, sh.w + 2 * pmax, 1);
-      std::vector<std::vector<T>> kernels;
-      std::vector<int> sizes;
-      std::vector<T> flipped, acc(static_cast<size_t>(sh.h * sh.w));
 #pragma omp for schedule(static)
       for (int64_t nc = 0; nc < sh.n * sh.c; ++nc) {
         const int64_t img = nc / sh.c, ch = nc % sh.c;
-        forward_kernels(cfg, ws, ch, &kernels, &sizes);
-        std::fill(acc.begin(), acc.end(), T(0));
+        T* out = dx + nc * sh.h * sh.w;
+        std::fill(out, out + sh.h * sh.w, T(0));
         for (int64_t b = 0; b < ngrad; ++b) {
           if (s > 1) std::fill(plane.buf.begin(), plane.buf.end(), T(0));
           plane.fill(dy + ((img * ngrad + b) * sh.c + ch) * sh.ho * sh.wo, sh.ho, sh.wo, pmax, s);
-          const int k = sizes[b];
-          flipped.assign(kernels[b].rbegin(), kernels[b].rend());
-          correlate(plane, flipped.data(), k, pmax - k / 2, sh.h, sh.w, acc.data());
+          const int k = kernels.sizes[b];
+          correlate(plane, kernels.at(b, ch, true), k, pmax - k / 2, sh.h, sh.w, out);
         }
-        std::copy(acc.begin(), acc.end(), dx + nc * sh.h * sh.w);
       }
     }
   }
@@ -333,7 +348,7 @@ Shape shape_of(const MXTensor& x, const Config& cfg) {
 template <typename T>
 void run_forward(const Config& cfg, std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
   std::vector<const T*> ws;
-  for (size_t b = 1; b < in->size(); ++b) ws.push_back((*in)[b].data<T>());
+  for (size_t b = 0; b < cfg.kernels.size(); ++b) ws.push_back((*in)[1 + b].data<T>());
   forward<T>(cfg, shape_of((*in)[0], cfg), (*in)[0].data<T>(), ws, (*out)[0].data<T>());
 }
 
