@@ -41,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument('--out', default='results/benchmark.md')
     p.add_argument('--models', nargs='*', help='zoo names (default: the models of Table 5)')
     p.add_argument('--skip-training', action='store_true')
-    p.add_argument('--train-repeats', type=int, default=5)
+    p.add_argument('--train-repeats', type=int, default=7)
     p.add_argument('--training-json', help=argparse.SUPPRESS)  # child process: time training only
     return p.parse_args(argv)
 

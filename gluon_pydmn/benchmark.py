@@ -31,7 +31,7 @@ def authors_graph(name, root=None, ctx=None):
         return mx.gluon.nn.SymbolBlock.imports(sym, ['data'], params, ctx=ctx or mx.cpu())
 
 
-def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(11, 41), ctx=None):
+def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(21, 41), ctx=None):
     """Inference time of the authors' graph, our deploy mode and ONNX Runtime.
 
     Parameters

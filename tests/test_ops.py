@@ -13,7 +13,7 @@ from gluon_pydmn import ops
 SHAPES = [(4, 8, 32, 1), (4, 12, 32, 2), (3, 5, 7, 1), (2, 6, 9, 2), (4, 24, 16, 1),
           (2, 48, 8, 1), (2, 16, 16, 2), (2, 3, 1, 1)]
 PYRAMIDS = [((3, 5, 7), 'add'), ((3, 5, 7), 'concat'), ((3,), 'add'), ((7, 3), 'concat'),
-            ((5, 1), 'add')]
+            ((5, 1), 'add'), ((3, 5, 7, 9), 'concat')]
 
 
 def branches(x, weights, kernel_sizes, stride, merge):
