@@ -67,7 +67,7 @@ def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(21, 
     return rows
 
 
-def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
+def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None, reference=None):
     """Training-step time (forward, backward, NAG update) of ours and of the authors' graph.
 
     Ours is built with ``fast=True`` (each pyramid as one C++ operator). Call
@@ -79,7 +79,15 @@ def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
     specs : list of (family, depth, multiplier)
         Networks to time; those in the zoo are also timed as the authors' released graph
         (which must then be under ``root``).
+    reference : (family, depth, multiplier), optional
+        A network (ours) timed in the same interleaved rounds as every spec, so that per-MAC
+        ratios to it compare steps measured side by side (``reference_s``, ``reference_mmacs``).
     """
+    ref_step = ref_mmacs = None
+    if reference is not None:
+        ref_net = get_cifar_net(*reference, ctx=ctx, fast=True)
+        ref_net.hybridize(static_alloc=True, static_shape=True)
+        ref_step, ref_mmacs = train_step_fn(ref_net, batch_size, ctx=ctx), count_flops(ref_net) / 1e6
     rows = []
     for family, depth, multiplier in tqdm(specs, desc='training'):
         ours = get_cifar_net(family, depth, multiplier, ctx=ctx, fast=True)
@@ -90,8 +98,10 @@ def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None):
             theirs = authors_graph(name, root, ctx)
             theirs.hybridize(static_alloc=True, static_shape=True)
             fns['authors'] = train_step_fn(theirs, batch_size, ctx=ctx)
+        if ref_step is not None:
+            fns['reference'] = ref_step
         t = time_interleaved(fns, repeats=repeats)
-        rows.append({'model': name, 'mmacs': count_flops(ours) / 1e6,
-                     'ours_s': t['ours'], 'authors_s': t.get('authors')})
+        rows.append({'model': name, 'mmacs': count_flops(ours) / 1e6, 'ours_s': t['ours'],
+                     'authors_s': t.get('authors'), 'reference_s': t.get('reference'),
+                     'reference_mmacs': ref_mmacs})
     return rows
-
