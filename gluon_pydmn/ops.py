@@ -98,6 +98,8 @@ def extension_available():
 
     A failure is reported once, as a warning.
     """
+    if _state['loaded'] is not None:  # decided already: no lock on every forward pass
+        return _state['loaded']
     with _lock:
         if _state['loaded'] is None:
             try:

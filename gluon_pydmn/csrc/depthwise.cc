@@ -418,26 +418,33 @@ MXReturnValue infer_shape(const Attrs& attrs, std::vector<std::vector<unsigned i
   return MX_SUCCESS;
 }
 
+// Calls fn with a value of the tensors' element type (float32 or float64; infer_type
+// allows no other).
+template <typename Fn>
+MXReturnValue by_dtype(int dtype, Fn&& fn) {
+  if (dtype == kFloat32)
+    fn(float{});
+  else
+    fn(double{});
+  return MX_SUCCESS;
+}
+
 MXReturnValue forward_op(const Attrs& attrs, std::vector<MXTensor>* inputs,
                          std::vector<MXTensor>* outputs, const OpResource& res) {
   Config cfg;
   parse(attrs, &cfg);
-  if ((*inputs)[0].dtype == kFloat32)
-    run_forward<float>(cfg, inputs, outputs);
-  else
-    run_forward<double>(cfg, inputs, outputs);
-  return MX_SUCCESS;
+  return by_dtype((*inputs)[0].dtype, [&](auto zero) {
+    run_forward<decltype(zero)>(cfg, inputs, outputs);
+  });
 }
 
 MXReturnValue backward_op(const Attrs& attrs, std::vector<MXTensor>* inputs,
                           std::vector<MXTensor>* outputs, const OpResource& res) {
   Config cfg;
   parse(attrs, &cfg);
-  if ((*inputs)[1].dtype == kFloat32)
-    run_backward<float>(cfg, inputs, outputs);
-  else
-    run_backward<double>(cfg, inputs, outputs);
-  return MX_SUCCESS;
+  return by_dtype((*inputs)[1].dtype, [&](auto zero) {
+    run_backward<decltype(zero)>(cfg, inputs, outputs);
+  });
 }
 
 }  // namespace
