@@ -22,10 +22,10 @@ from .timing import inference_fn, time_interleaved, train_step_fn
 __all__ = ['authors_graph', 'inference_rows', 'training_rows']
 
 
-def authors_graph(name, root=None, ctx=None):
-    """The authors' released CIFAR-10 graph of zoo model ``name`` as a SymbolBlock."""
+def authors_graph(name, root=None, ctx=None, classes=10):
+    """The authors' released graph of zoo model ``name`` (CIFAR-10, or 100) as a SymbolBlock."""
     root = root or default_weights_root()
-    sym, params = (os.path.join(root, f) for f in pretrained_cfg(name, 10).release_files)
+    sym, params = (os.path.join(root, f) for f in pretrained_cfg(name, classes).release_files)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         return mx.gluon.nn.SymbolBlock.imports(sym, ['data'], params, ctx=ctx or mx.cpu())

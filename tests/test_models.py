@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import gluon_pydmn as g
+from gluon_pydmn.benchmark import authors_graph
 from gluon_pydmn.convert import param_layers
 from gluon_pydmn.model_zoo import MODEL_CFGS, pretrained_cfg
 from gluon_pydmn.paper import load_paper_tables
@@ -13,11 +14,6 @@ from gluon_pydmn.paper import load_paper_tables
 from conftest import load_pretrained_quietly
 
 ZOO = g.get_model_list()
-
-
-def authors_graph(root, name, classes):
-    sym_file, params_file = (os.path.join(root, f) for f in pretrained_cfg(name, classes).release_files)
-    return mx.gluon.nn.SymbolBlock.imports(sym_file, ['data'], params_file), sym_file, params_file
 
 
 def test_zoo_is_table3():
@@ -42,7 +38,8 @@ def test_output_shape(name, classes):
 def test_param_count_equals_authors_checkpoint(name, release_root):
     """Trainable parameters equal the authors' checkpoint's: all its ``arg:`` tensors but the
     stem BN's gamma and beta, which BatchNorm(scale=False, center=False) keeps fixed."""
-    _, sym_file, params_file = authors_graph(release_root, name, 10)
+    sym_file, params_file = (os.path.join(release_root, f)
+                             for f in pretrained_cfg(name, 10).release_files)
     arrays = mx.nd.load(params_file)
     with open(sym_file) as f:
         stem_bn = param_layers(f.read())[0]
@@ -66,7 +63,7 @@ def test_param_counts_match_paper():
 @pytest.mark.parametrize('name', ZOO)
 def test_logit_parity_with_authors_graph(name, classes, release_root, cifar10_test):
     """Converted weights give the authors' logits on real CIFAR images (max |diff| <= 1e-4)."""
-    theirs, _, _ = authors_graph(release_root, name, classes)
+    theirs = authors_graph(name, release_root, classes=classes)
     ours = load_pretrained_quietly(name, classes, release_root)
     x = g.data.normalize_images(cifar10_test.images[:32])
     expected = theirs(x).asnumpy()
@@ -77,7 +74,7 @@ def test_logit_parity_with_authors_graph(name, classes, release_root, cifar10_te
 
 def test_flops_equal_on_authors_graphs(release_root):
     for name in ZOO:
-        theirs, _, _ = authors_graph(release_root, name, 10)
+        theirs = authors_graph(name, release_root)
         assert g.count_flops(g.get_model(name)) == g.count_flops(theirs), name
 
 
