@@ -17,16 +17,25 @@ inference graph (same outputs up to float rounding):
   convolution: its scale into the weights, its shift applied before the zero padding so the
   borders stay exact.
 
-Only each block's leading BN, which normalises the residual sum that also travels on along
-the shortcut, cannot be folded into a neighbour; it becomes a 1x1 depthwise convolution with
-bias, which MKL-DNN fuses with the ReLU after it.
+Each block's leading BN normalises the residual stream ``y``, which also travels on along
+the shortcut, so it cannot go into a neighbouring convolution's weights. Where all its scales
+``s`` are positive, ``relu(s * y + t) == s * relu(y + c)`` with ``c = t / s``: ``s`` goes into
+the block's first 1x1 convolution and ``c`` into the stream, which then carries ``y + c``. The
+convolutions that write the stream (the stem, each block's last 1x1 convolution, a projection
+shortcut) add the change of shift to their biases; a projection shortcut, a 1x1 convolution
+without padding, also subtracts its image of the incoming shift. The BN then costs nothing
+beyond its ReLU. Otherwise (a scale <= 0, a shift too large for float32 to carry exactly,
+or the first block, see :func:`_stream_shift`) the BN stays, as a 1x1 depthwise convolution
+with bias followed by the ReLU, and the stream carries ``y`` into that block.
 
-On CPU the result is hybridized with MXNet's MKL-DNN graph fusion (convolution + ReLU), after
-checking that the fused graph gives the unfused graph's outputs. MKL-DNN's convolution + sum
-fusion gives wrong results on these residual graphs (max logit error above 10), so
-:func:`deploy` switches it off through ``MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM=1``.
+On CPU the result is hybridized with MXNet's MKL-DNN graph fusion (convolution + ReLU,
+convolution + residual sum), after checking that the fused graph gives the unfused graph's
+outputs. The check is needed: MXNet 1.9's fusion pass hands the fused result to every consumer
+of a fused intermediate value (a convolution fused with a ReLU gave the ReLU's output also to
+a residual sum that wanted the convolution's: max logit error 2.3), and its convolution + sum
+fusion gave wrong logits on the authors' graphs. ``MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM`` is
+read when MXNet is imported, so setting it later changes nothing.
 """
-import os
 import warnings
 
 import mxnet as mx
@@ -76,7 +85,10 @@ def _conv(weight, bias, stride=1, groups=1, ctx=None):
 
 
 class DeployBlock(HybridBlock):
-    """Inference form of a residual block: BN -> ReLU -> conv+ReLU -> conv+ReLU -> conv (+ shortcut)."""
+    """Inference form of a residual block: [BN] -> ReLU -> conv+ReLU -> main+ReLU -> conv (+ shortcut).
+
+    ``pre_bn`` is None where the leading BN was folded into the stream's shift and ``conv_in``.
+    """
 
     def __init__(self, pre_bn, conv_in, main, conv_out, shortcut=None, **kwargs):
         super().__init__(**kwargs)
@@ -88,10 +100,12 @@ class DeployBlock(HybridBlock):
             self.shortcut = shortcut
 
     def hybrid_forward(self, F, x):
-        h = F.Activation(act_type='relu', data=self.pre_bn(x))
+        h = F.Activation(act_type='relu', data=self.pre_bn(x) if self.pre_bn is not None else x)
         h = F.Activation(act_type='relu', data=self.conv_in(h))
-        h = self.conv_out(F.Activation(act_type='relu', data=self.main(h)))
-        return h + (self.shortcut(x) if self.shortcut is not None else x)
+        h = self.main(h)
+        if not isinstance(self.main, _Branches):  # the branches apply their own ReLU
+            h = F.Activation(act_type='relu', data=h)
+        return self.conv_out(h) + (self.shortcut(x) if self.shortcut is not None else x)
 
 
 class _Branches(HybridBlock):
@@ -153,9 +167,25 @@ def _deploy_main(main, bn, conv_out_weight, concat, ctx):
     return _conv(w, shift[order], stride, m, ctx), conv_out_weight[:, order]
 
 
+MAX_STREAM_SHIFT = 64.0
+"""Largest ``|t / s|`` a stream may carry: float32 rounds ``y + c`` to about ``|c| * 6e-8``."""
+
+
+def _stream_shift(index, scale, shift):
+    """Shift ``c = shift / scale`` the stream carries into block ``index`` so that its leading BN
+    folds away, or None where the BN must stay.
+
+    Block 0 keeps its BN: its input comes straight from the stem convolution, which MXNet's
+    fusion pass would then fuse with the ReLU and pass on ReLU'd to the residual sum too.
+    """
+    if index == 0 or not (scale > 0).all():
+        return None
+    c = shift / scale
+    return c if np.abs(c).max() <= MAX_STREAM_SHIFT else None
+
+
 def _hybridize_fused(net, ctx, tolerance=1e-4):
     """Hybridize with MKL-DNN fusion if it keeps the outputs; otherwise plainly, with a warning."""
-    os.environ['MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM'] = '1'  # broken for these graphs, see above
     probe = mx.nd.array(np.random.RandomState(0).normal(size=(4, 3, 32, 32)), ctx=ctx)
     net.hybridize(static_alloc=True, static_shape=True)
     expected = net(probe).asnumpy()
@@ -207,23 +237,34 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
     scale, shift = _bn_affine(stem_bn)
     # conv(pad(scale*x + shift)) == conv_{w*scale}(pad(x + shift/scale)): zero padding stays exact
     stem_w = _weight(stem_conv_src) * scale[None, :, None, None]
-    stem_conv = _conv(stem_w, None, 1, 1, ctx)
+    source_blocks = [block for stage in features[2:-1] for block in stage]
+    pre_bns = [_bn_affine(list(block.body)[0]) for block in source_blocks]
+    folded = [_stream_shift(i, *affine) for i, affine in enumerate(pre_bns)]
+    # the stream's shift into each block and after the last one (0: it carries y itself)
+    shifts = [0.0 if c is None else c for c in folded] + [0.0]
+    stem_conv = _conv(stem_w, shifts[0] + np.zeros(stem_w.shape[0]), 1, 1, ctx)
     blocks = []
-    for stage in features[2:-1]:
-        for block in stage:
-            body = list(block.body)
-            bn_scale, bn_shift = _bn_affine(body[0])
+    for i, block in enumerate(source_blocks):
+        body = list(block.body)
+        (bn_scale, bn_shift), shift_in, shift_out = pre_bns[i], shifts[i], shifts[i + 1]
+        w_in, b_in = _fold(_weight(body[2]), body[3])
+        if folded[i] is not None:
+            pre_bn, w_in = None, w_in * bn_scale[None, :, None, None]
+        else:
             pre_bn = _conv(bn_scale[:, None, None, None], bn_shift, groups=len(bn_scale), ctx=ctx)
-            conv_in = _conv(*_fold(_weight(body[2]), body[3]), ctx=ctx)
-            main, out_w = _deploy_main(body[5], body[6], _weight(body[8]), concat, ctx)
-            w, b = _fold(out_w, body[9])
-            conv_out = _conv(w, b, ctx=ctx)
-            shortcut = None
-            if block.shortcut is not None:
-                sc_conv, sc_bn = list(block.shortcut)
-                w, b = _fold(_weight(sc_conv), sc_bn)
-                shortcut = _conv(w, b, sc_conv._kwargs['stride'][0], ctx=ctx)
-            blocks.append(DeployBlock(pre_bn, conv_in, main, conv_out, shortcut))
+        conv_in = _conv(w_in, b_in, ctx=ctx)
+        main, out_w = _deploy_main(body[5], body[6], _weight(body[8]), concat, ctx)
+        w, b = _fold(out_w, body[9])
+        shortcut = None
+        if block.shortcut is None:
+            b = b + shift_out - shift_in
+        else:
+            sc_conv, sc_bn = list(block.shortcut)
+            w_sc, b_sc = _fold(_weight(sc_conv), sc_bn)
+            b_sc = b_sc - w_sc[:, :, 0, 0] @ (shift_in + np.zeros(w_sc.shape[1])) + shift_out
+            shortcut = _conv(w_sc, b_sc, sc_conv._kwargs['stride'][0], ctx=ctx)
+        conv_out = _conv(w, b, ctx=ctx)
+        blocks.append(DeployBlock(pre_bn, conv_in, main, conv_out, shortcut))
     dense = nn.Dense(net.output._units, in_units=net.output.weight.shape[1])
     dense.initialize(ctx=ctx)
     dense.weight.set_data(net.output.weight.data())

@@ -42,6 +42,36 @@ def test_deploy_grouped_concat_and_unfused(name, release_root, images):
         assert np.abs(fast(images[10]).asnumpy() - expected).max() <= 1e-4
 
 
+def _randomise_batchnorms(net, rng):
+    for name, p in net.collect_params().items():
+        if name.endswith(('gamma', 'running_var')):
+            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
+        elif name.endswith(('beta', 'running_mean')):
+            p.set_data(mx.nd.array(rng.normal(0, 0.5, p.shape)))
+
+
+@pytest.mark.parametrize('family', g.model_zoo.FAMILIES)
+def test_deploy_folds_leading_batchnorms_into_the_stream(family, images):
+    """Leading BNs fold into a shifted stream where they can (also across projection shortcuts
+    and into the last block) and stay where they cannot; the outputs match either way."""
+    net = g.get_cifar_net(family, 29, 0.25)
+    _randomise_batchnorms(net, np.random.RandomState(0))
+    blocks = [block for stage in list(net.features)[2:-1] for block in stage]
+    bn4, bn7 = blocks[4].body[0], blocks[7].body[0]
+    gamma = bn4.gamma.data().asnumpy()
+    gamma[0] = -0.5  # a negative scale: relu(s * y + t) is not s * relu(y + t / s)
+    bn4.gamma.set_data(mx.nd.array(gamma))
+    bn7.beta.set_data(bn7.beta.data() + 100.0)  # a shift beyond MAX_STREAM_SHIFT
+    x = images[10][:32]
+    expected = net(x).asnumpy()
+    for fuse in (True, False):
+        fast = deploy(net, fuse=fuse)
+        kept = [i for i, block in enumerate(fast.blocks) if block.pre_bn is not None]
+        assert kept == [0, 4, 7]
+        assert np.abs(fast(x).asnumpy() - expected).max() <= 1e-4
+    assert fast.fusion == 'none' and deploy(net).fusion == 'MKLDNN'
+
+
 def test_deploy_rejects_unknown_concat_mode(release_root):
     with pytest.raises(ValueError, match='grouped'):
         deploy(g.get_model('mobilenet_29_0.5'), concat='stacked')
