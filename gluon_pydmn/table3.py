@@ -27,7 +27,7 @@ from .model_zoo import MODEL_CFGS, CoarseLabelWarning, get_model
 from .paper import GLUONCV_ROWS
 from .utils import atomic_path
 
-__all__ = ['COLUMNS', 'measure', 'build_rows', 'to_csv', 'to_markdown']
+__all__ = ['COLUMNS', 'measure', 'build_rows', 'to_csv', 'read_csv', 'to_markdown']
 
 _BY_PAPER_NAME = {cfg.paper_name: name for name, cfg in MODEL_CFGS.items()}
 
@@ -172,6 +172,31 @@ def to_csv(rows):
         writer.writerow(['' if row.get(k) is None else
                          ('%.6g' % row[k] if isinstance(row[k], float) else row[k]) for k in keys])
     return out.getvalue()
+
+
+def read_csv(path):
+    """Rows written by :func:`to_csv`: numbers as ``int``/``float``, empty cells as ``None``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist (``make reproduce-table3`` writes ``results/table3.csv``).
+    ValueError
+        The file lacks one of :data:`COLUMNS`.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError('%s does not exist: run `make reproduce-table3` (or '
+                                '`python experiments/reproduce_table3.py`) to write it' % path)
+    with open(path, newline='') as f:
+        reader = csv.DictReader(f)
+        missing = [c for c, _, _ in COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError('%s is not a Table 3 CSV of this version: no column(s) %s; '
+                             'regenerate it with `make reproduce-table3`'
+                             % (path, ', '.join(missing)))
+        text = {'model', 'zoo_name', 'note'}
+        return [{k: (v if k in text else int(v) if k == 'params' else float(v)) if v != '' else None
+                 for k, v in row.items()} for row in reader]
 
 
 def to_markdown(rows):

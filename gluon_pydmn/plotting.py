@@ -1,0 +1,108 @@
+"""Figure 2, redrawn from this package's Table 3: test error against model size and cost.
+
+One curve per network family and depth, whose points are the width multipliers
+(labelled with α), in four panels: CIFAR-10 and CIFAR-100 on its 20 coarse labels (the
+protocol of the paper's CIFAR-100 column), each against #params and against FLOPs.
+The numbers come from ``results/table3.csv`` (``make reproduce-table3``), so the figure
+shows what this package measured, not values copied from the paper.
+"""
+import textwrap
+
+from matplotlib.figure import Figure
+
+from .model_zoo import FAMILIES, MODEL_CFGS
+from .utils import atomic_path
+
+__all__ = ['COSTS', 'ERRORS', 'tradeoff_curves', 'plot_figure2', 'save_figure']
+
+# (Table 3 CSV column, axis label)
+COSTS = (('params_m', '#params (M)'), ('flops_m', 'FLOPs (M multiply-accumulates)'))
+ERRORS = (('cifar10_error', 'CIFAR-10 test error (%)'),
+          ('cifar100_coarse_error', 'CIFAR-100 test error, 20 coarse labels (%)'))
+
+_COLORS = {'resnet': 'tab:gray', 'mobilenet': 'tab:blue', 'pydmobilenet_add': 'tab:orange',
+           'pydmobilenet_concat': 'tab:green'}
+_DEPTH_STYLES = {29: ('--', 'o'), 56: ('-', 's')}  # (line style, marker)
+
+
+def tradeoff_curves(rows, error):
+    """Group Table 3 rows into one curve per family and depth.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows as :func:`gluon_pydmn.table3.read_csv` returns them.
+    error : str
+        The error column, e.g. ``'cifar10_error'``.
+
+    Returns
+    -------
+    dict
+        ``{(family, depth): [(ModelCfg, row), ...]}`` with each curve's points ordered by
+        width multiplier, in the order of the zoo. Rows of models outside the zoo (the
+        GluonCV references) and rows without a value in ``error`` are left out.
+    """
+    curves = {}
+    for row in rows:
+        cfg = MODEL_CFGS.get(row['zoo_name'])
+        if cfg is not None and row.get(error) is not None:
+            curves.setdefault((cfg.family, cfg.depth), []).append((cfg, row))
+    order = {key: i for i, key in enumerate(dict.fromkeys((c.family, c.depth)
+                                                           for c in MODEL_CFGS.values()))}
+    return {key: sorted(points, key=lambda p: p[0].multiplier)
+            for key, points in sorted(curves.items(), key=lambda kv: order[kv[0]])}
+
+
+def plot_figure2(rows, footer=None):
+    """Draw the four panels of error against #params and FLOPs.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Table 3 rows (:func:`gluon_pydmn.table3.read_csv`).
+    footer : str, optional
+        Small text under the panels, e.g. the command that generated the figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axes in row-major order: CIFAR-10 against #params, against FLOPs, then CIFAR-100.
+    """
+    fig = Figure(figsize=(11, 8.5))
+    axes = fig.subplots(len(ERRORS), len(COSTS))
+    for (error, error_label), axes_row in zip(ERRORS, axes):
+        curves = tradeoff_curves(rows, error)
+        if not curves:
+            raise ValueError('no zoo model has a value in column %r: regenerate the Table 3 '
+                             'CSV with `make reproduce-table3`' % error)
+        for (cost, cost_label), ax in zip(COSTS, axes_row):
+            for (family, depth), points in curves.items():
+                style, marker = _DEPTH_STYLES[depth]
+                xs = [row[cost] for _, row in points]
+                ys = [row[error] for _, row in points]
+                ax.plot(xs, ys, linestyle=style, marker=marker, color=_COLORS[family],
+                        label='%s-%d' % (FAMILIES[family].paper_name, depth))
+                for (cfg, _), x, y in zip(points, xs, ys):
+                    ax.annotate(cfg.alpha, (x, y), textcoords='offset points', xytext=(4, 3),
+                                fontsize=7, color=_COLORS[family])
+            ax.set_xlabel(cost_label)
+            ax.set_ylabel(error_label)
+            ax.grid(True, alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='upper center', ncol=4, fontsize=9, frameon=False)
+    fig.subplots_adjust(top=0.9, bottom=0.1, hspace=0.25, wspace=0.2)
+    if footer:
+        fig.text(0.01, 0.01, textwrap.fill(footer, 180), fontsize=7, color='dimgray')
+    return fig
+
+
+def save_figure(fig, path, description=None):
+    """Write ``fig`` to ``path`` atomically, the format chosen by the extension.
+
+    ``description`` goes into the file's metadata (PNG ``Description``), e.g. the command
+    that generated it.
+    """
+    fmt = path.rsplit('.', 1)[-1].lower()
+    metadata = {'Description': description} if description and fmt == 'png' else None
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=120, metadata=metadata)
