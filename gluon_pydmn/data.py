@@ -14,7 +14,8 @@ CIFAR-100      ``cifar-100-binary.tar.gz`` or      ``cifar-100-python.tar.gz``
 Archives are extracted once into ``<cache>/cifar`` (``$GLUON_PYDMN_CACHE``).
 The root is ``root=``, else ``$GLUON_PYDMN_DATA``, else ``~/.cache/gluon_pydmn/data``;
 with ``download=True`` a missing binary archive is fetched from the official
-site (needs internet; untested on the project's offline machines).
+site (needs internet; the project's offline machines test this code against a local
+mirror of the site, ``tests/test_download.py``).
 
 CIFAR-100 has two label sets: 100 *fine* classes (the standard benchmark) and
 20 *coarse* superclasses. :class:`CIFAR100` makes you choose.
@@ -106,8 +107,14 @@ def _locate(dataset, root, download):
         archive, folder = releases['binary']
         os.makedirs(root, exist_ok=True)
         print('downloading %s%s into %s' % (OFFICIAL_URL, archive, root), file=sys.stderr)
-        with atomic_path(os.path.join(root, archive)) as tmp:
-            urllib.request.urlretrieve(OFFICIAL_URL + archive, tmp)
+        url = OFFICIAL_URL + archive
+        try:
+            with atomic_path(os.path.join(root, archive)) as tmp:
+                urllib.request.urlretrieve(url, tmp)
+        except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
+            raise DataNotFoundError(
+                'could not download %s into %s (%s): check the connection, or fetch the file '
+                'another way and put it there' % (url, root, e)) from e
         return 'binary', _extract_once(os.path.join(root, archive), folder)
     wanted = ' or '.join('%s (or its extracted %s/)' % r for r in releases.values())
     raise DataNotFoundError(

@@ -114,7 +114,8 @@ def load_pretrained(net, pcfg, root=None, ctx=None):
 def download_release(dst, files=None, progress=True):
     """Fetch the authors' release files into ``dst`` (SHA-1 checked, atomic writes).
 
-    Needs internet access to GitHub; untested on the project's offline machines.
+    Needs internet access to GitHub. The project's offline machines test this code against a
+    local mirror of the release (``tests/test_download.py``), not against GitHub itself.
     """
     files = files or sorted(RELEASE_SHA1)
     for rel in files:
@@ -124,9 +125,15 @@ def download_release(dst, files=None, progress=True):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if progress:
             print('fetching', rel, file=sys.stderr)
-        with atomic_path(path) as tmp:
-            urllib.request.urlretrieve(RELEASE_RAW_URL + rel, tmp)
-            check_release_file(tmp, rel)
+        url = RELEASE_RAW_URL + rel
+        try:
+            with atomic_path(path) as tmp:
+                urllib.request.urlretrieve(url, tmp)
+                check_release_file(tmp, rel)
+        except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
+            raise WeightsNotFoundError(
+                'could not download %s into %s (%s): check the connection, or copy the '
+                'authors\' release files there yourself' % (url, dst, e)) from e
 
 
 def convert_release(src, dst, names=None, progress=True):
