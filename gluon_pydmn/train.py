@@ -28,7 +28,7 @@ from .data import normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
 from .utils import atomic_path
 
-__all__ = ['TrainConfig', 'mixup', 'train', 'CheckpointMismatchError']
+__all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'CheckpointMismatchError']
 
 STATE_FILE = 'state.json'
 
@@ -171,6 +171,16 @@ class _Checkpoint:
 
 def _jsonable(config):
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def history_markdown(history):
+    """A markdown table of :func:`train`'s per-epoch rows."""
+    lines = ['| epoch | lr | mixup | train loss | test error (%) | seconds |',
+             '|---:|---:|---|---:|---:|---:|']
+    lines += ['| %d | %g | %s | %.4f | %.2f | %.0f |'
+              % (r['epoch'], r['lr'], 'yes' if r['mixup'] else 'no', r['train_loss'],
+                 r['test_error'], r['seconds']) for r in history]
+    return '\n'.join(lines) + '\n'
 
 
 def _write_history(out_dir, history):

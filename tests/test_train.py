@@ -124,6 +124,11 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
     assert state['config']['batch_size'] == 64
     net = g.get_model('mobilenet_29_0.5')
     net.load_parameters(os.path.join(out, 'final.params'))  # loads into a fresh zoo model
+    with open(os.path.join(out, 'summary.md')) as f:
+        summary = f.read()
+    assert 'train.py --model mobilenet_29_0.5' in summary and '128 training images' in summary
+    assert '| 1 | 0.1 | no | %.4f | %.2f |' % (history[0]['train_loss'],
+                                              history[0]['test_error']) in summary
     train_script.main(args)  # finished: nothing more to do
     assert 'resuming' in capsys.readouterr().out
 
