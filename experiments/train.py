@@ -15,8 +15,6 @@ import argparse
 import dataclasses
 import datetime
 import os
-import shlex
-import sys
 
 import mxnet as mx
 
@@ -24,7 +22,7 @@ from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import LABEL_SETS, get_dataset
 from gluon_pydmn.model_zoo import get_model
 from gluon_pydmn.train import TrainConfig, history_markdown, train
-from gluon_pydmn.utils import atomic_path
+from gluon_pydmn.utils import atomic_path, command_line
 
 DEFAULTS = TrainConfig()
 
@@ -73,9 +71,7 @@ def main(argv=None):
     history = train(net, train_set, test_set, out, config, ctx=ctx, stop_after=args.stop_after,
                     progress=not args.no_progress, model_name=args.model)
     if history:
-        words = [os.path.relpath(__file__)] + (argv or sys.argv[1:])
-        command = 'python ' + ' '.join(shlex.quote(a) for a in words)
-        write_summary(out, command, args, config, len(train_set), history)
+        write_summary(out, command_line(__file__, argv), args, config, len(train_set), history)
         print('last epoch %d: test error %.2f%%' % (history[-1]['epoch'], history[-1]['test_error']))
     return history
 

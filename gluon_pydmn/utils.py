@@ -1,9 +1,11 @@
-"""Small helpers shared by the package: cache folder and atomic writes."""
+"""Small helpers shared by the package: cache folder, atomic writes, command lines."""
 import contextlib
 import os
+import shlex
+import sys
 import tempfile
 
-__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path']
+__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'command_line']
 
 ENV_CACHE = 'GLUON_PYDMN_CACHE'
 
@@ -33,3 +35,10 @@ def atomic_path(path):
                 shutil.rmtree(tmp)
             else:
                 os.remove(tmp)
+
+
+def command_line(script, argv=None):
+    """The shell command that ran ``script`` with ``argv`` (default ``sys.argv[1:]``), for
+    recording in generated results: ``python experiments/x.py --flag value``."""
+    words = [os.path.relpath(script)] + list(sys.argv[1:] if argv is None else argv)
+    return 'python ' + ' '.join(shlex.quote(w) for w in words)
