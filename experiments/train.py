@@ -7,8 +7,8 @@ The schema (NAG, lr 0.1 decayed 10x at epochs 150 and 225, 320 epochs, batch 128
 1e-4, mixup off for the last 20 epochs) is gluon_pydmn.train.TrainConfig's; options override
 it. The run folder (--out, default runs/<model>-<dataset>) gets state.json, the last epoch's
 parameters and optimizer state, history.csv, history.png and, at the end, final.params. Run
-the same command again to resume; summary.md records the command, the schema and the
-per-epoch table. On CPU the PydMobileNets train with their C++ pyramid
+the same command again to resume; summary.md, rewritten after every epoch, records the
+command, the schema and the per-epoch table. On CPU the PydMobileNets train with their C++ pyramid
 operator (fast=True), with gluon_pydmn.configure_cpu()'s settings.
 """
 import argparse
@@ -68,10 +68,12 @@ def main(argv=None):
     out = args.out or os.path.join('runs', '%s-%s' % (args.model, args.dataset))
     print('training %s on %s (%d images) into %s: %s'
           % (args.model, args.dataset, len(train_set), out, dataclasses.asdict(config)))
+    command = command_line(__file__, argv)
     history = train(net, train_set, test_set, out, config, ctx=ctx, stop_after=args.stop_after,
-                    progress=not args.no_progress, model_name=args.model)
+                    progress=not args.no_progress, model_name=args.model,
+                    on_epoch_end=lambda rows: write_summary(out, command, args, config,
+                                                            len(train_set), rows))
     if history:
-        write_summary(out, command_line(__file__, argv), args, config, len(train_set), history)
         print('last epoch %d: test error %.2f%%' % (history[-1]['epoch'], history[-1]['test_error']))
     return history
 

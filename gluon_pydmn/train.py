@@ -205,7 +205,7 @@ def _write_history(out_dir, history):
 
 
 def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=None,
-          progress=True, log=print, model_name=None):
+          progress=True, log=print, model_name=None, on_epoch_end=None):
     """Train ``net`` with ``config``'s schema, checkpointing into ``out_dir`` every epoch.
 
     Parameters
@@ -228,6 +228,9 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         Stop after this many epochs in this call (resume later by calling again).
     model_name : str, optional
         Recorded in ``state.json``.
+    on_epoch_end : callable, optional
+        Called with the history (as returned) after each epoch's checkpoint is written, e.g.
+        to refresh a report, so that an interrupted run leaves one that is up to date.
 
     Returns
     -------
@@ -286,6 +289,8 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         state = dict(state, epoch=epoch + 1, history=state['history'] + [row])
         checkpoint.save(net, trainer, state)
         _write_history(out_dir, state['history'])
+        if on_epoch_end is not None:
+            on_epoch_end(state['history'])
         log('epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
             % (epoch + 1, config.epochs, lr, row['train_loss'], test_error, row['seconds']))
     if state['epoch'] == config.epochs:

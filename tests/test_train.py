@@ -114,21 +114,28 @@ def test_training_set_smaller_than_a_batch_is_an_error(tiny_data, tmp_path):
 
 def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
     out = str(tmp_path / 'run')
-    args = ['--model', 'mobilenet_29_0.5', '--data-root', data_root, '--out', out, '--epochs', '1',
-            '--batch-size', '64', '--limit-train', '128', '--no-progress']
-    history = train_script.main(args)
+    args = ['--model', 'mobilenet_29_0.5', '--data-root', data_root, '--out', out, '--epochs', '2',
+            '--batch-size', '64', '--limit-train', '128', '--no-progress', '--mixup-alpha', '0']
+    history = train_script.main(args + ['--stop-after', '1'])
     assert len(history) == 1 and 'test error' in capsys.readouterr().out
+    with open(os.path.join(out, 'summary.md')) as f:  # an unfinished run has its summary too
+        assert '1 of 2 epochs done' in f.read()
+    assert not os.path.exists(os.path.join(out, 'final.params'))
+    history = train_script.main(args)
+    assert len(history) == 2 and 'resuming' in capsys.readouterr().out
     with open(os.path.join(out, 'state.json')) as f:
         state = json.load(f)
-    assert state['model'] == 'mobilenet_29_0.5' and state['epoch'] == 1
+    assert state['model'] == 'mobilenet_29_0.5' and state['epoch'] == 2
     assert state['config']['batch_size'] == 64
     net = g.get_model('mobilenet_29_0.5')
     net.load_parameters(os.path.join(out, 'final.params'))  # loads into a fresh zoo model
     with open(os.path.join(out, 'summary.md')) as f:
         summary = f.read()
     assert 'train.py --model mobilenet_29_0.5' in summary and '128 training images' in summary
-    assert '| 1 | 0.1 | no | %.4f | %.2f |' % (history[0]['train_loss'],
-                                              history[0]['test_error']) in summary
+    assert '2 of 2 epochs done' in summary
+    for row in history:
+        assert '| %d | 0.1 | no | %.4f | %.2f |' % (row['epoch'], row['train_loss'],
+                                                   row['test_error']) in summary
     train_script.main(args)  # finished: nothing more to do
     assert 'resuming' in capsys.readouterr().out
 
