@@ -14,6 +14,7 @@ CIFAR checkpoints, converted by structure into this package's parameters (see
    warns when loaded, and :func:`gluon_pydmn.evaluate.evaluate` refuses to
    score it against fine labels unless told to.
 """
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from .cifar_net import CIFARNet
 from .data import CIFAR_MEAN, CIFAR_STD
 
 __all__ = ['FAMILIES', 'MODEL_CFGS', 'ModelCfg', 'PretrainedCfg', 'CoarseLabelWarning',
-           'get_model', 'get_model_list', 'get_cifar_net', 'pretrained_cfg']
+           'get_model', 'get_model_list', 'get_cifar_net', 'pretrained_cfg', 'load_trained']
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,21 @@ def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7),
     return net
 
 
-def get_model(name, classes=10, pretrained=False, ctx=None, root=None, **kwargs):
-    """Build a zoo model by name, optionally with the authors' trained weights.
+def _load_checkpoint(net, name, classes, path, ctx):
+    if not os.path.isfile(path):
+        raise FileNotFoundError('checkpoint %s not found (a training run writes final.params '
+                                'into its run folder)' % path)
+    try:
+        net.load_parameters(path, ctx=ctx)
+    except (AssertionError, mx.base.MXNetError) as e:
+        raise ValueError('%s does not hold %s with %d outputs (%s); pass the model name and '
+                         'classes it was trained with' % (path, name, classes,
+                                                          str(e).strip().splitlines()[0])) from e
+
+
+def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoint_path=None,
+              **kwargs):
+    """Build a zoo model by name, optionally with the authors' trained weights or your own.
 
     Parameters
     ----------
@@ -228,6 +242,10 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, **kwargs)
         Where the weights are: a folder of converted files or one laid out
         like the authors' release. Defaults to ``$GLUON_PYDMN_WEIGHTS``, then
         ``~/.cache/gluon_pydmn/weights``.
+    checkpoint_path : str, optional
+        A ``.params`` file of this network trained with ``classes`` outputs, e.g. the
+        ``final.params`` of a :func:`gluon_pydmn.train.train` run folder (as timm's
+        ``checkpoint_path``). Not together with ``pretrained``.
     **kwargs
         Passed to :func:`get_cifar_net` (e.g. ``kernel_sizes``, ``fast``).
 
@@ -238,9 +256,14 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, **kwargs)
         loaded weights, or ``None``.
     """
     cfg = _model_cfg(name)
+    if pretrained and checkpoint_path:
+        raise ValueError('pass pretrained=True (the authors\' weights) or checkpoint_path '
+                         '(your own), not both')
     ctx = ctx or mx.cpu()
     net = get_cifar_net(cfg.family, cfg.depth, cfg.multiplier, classes=classes, ctx=ctx,
-                        initialize=not pretrained, **kwargs)
+                        initialize=not (pretrained or checkpoint_path), **kwargs)
+    if checkpoint_path:
+        _load_checkpoint(net, name, classes, checkpoint_path, ctx)
     if pretrained:
         from .pretrained import load_pretrained
         pcfg = pretrained_cfg(name, classes)
@@ -252,3 +275,36 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, **kwargs)
                           'them with CIFAR100(label_mode="coarse"). The paper\'s CIFAR-100 column '
                           'is this 20-class error.' % name, CoarseLabelWarning, stacklevel=2)
     return net
+
+
+def load_trained(name, label_set='cifar10', checkpoint_path=None, ctx=None, root=None, **kwargs):
+    """Zoo network ``name`` with trained weights for ``label_set``: the authors' or your own.
+
+    Parameters
+    ----------
+    name : str
+        Zoo name.
+    label_set : {'cifar10', 'cifar100-fine', 'cifar100-coarse'}
+        The labels to predict. Without ``checkpoint_path`` the authors' weights are loaded:
+        their CIFAR-10 ones, or for either CIFAR-100 label set their CIFAR-100 ones, which
+        predict the coarse labels (``pretrained_cfg.label_set`` says so and
+        :func:`gluon_pydmn.evaluate.check_label_set` refuses them for fine labels).
+    checkpoint_path : str, optional
+        Your own ``.params`` file (e.g. a training run's ``final.params``), trained on
+        ``label_set`` with :data:`gluon_pydmn.data.LABEL_SETS` outputs, as ``experiments/train.py``
+        builds it.
+    ctx, root, **kwargs
+        As for :func:`get_model`.
+    """
+    from .data import LABEL_SETS
+    if label_set not in LABEL_SETS:
+        raise ValueError('unknown label set %r; choose one of %s'
+                         % (label_set, ', '.join(LABEL_SETS)))
+    if checkpoint_path:
+        return get_model(name, classes=LABEL_SETS[label_set], ctx=ctx,
+                         checkpoint_path=checkpoint_path, **kwargs)
+    with warnings.catch_warnings():
+        if label_set == 'cifar100-coarse':  # asked for the coarse labels: nothing to warn of
+            warnings.simplefilter('ignore', CoarseLabelWarning)
+        return get_model(name, classes=10 if label_set == 'cifar10' else 100, pretrained=True,
+                         ctx=ctx, root=root, **kwargs)

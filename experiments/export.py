@@ -1,0 +1,78 @@
+"""Export the deploy form of a zoo network to MXNet symbol/params and ONNX, checked on real images.
+
+    python experiments/export.py --model pydmobilenet_concat_56_0.75 --out exported/concat56
+    python experiments/export.py --model pydmobilenet_concat_29_0.25 --format onnx \\
+        --checkpoint runs/pydmobilenet_concat_29_0.25-cifar10/final.params --out exported/mine
+
+Writes <out>-symbol.json and <out>-0000.params (load with
+mx.gluon.SymbolBlock.imports(symbol, ['data'], params)) and <out>.onnx (dynamic batch; run with
+gluon_pydmn.export.OnnxModel or any ONNX runtime). Each file is loaded back and its logits on
+--check-images real test images compared with the source network's; the script fails if any
+differs by more than --tolerance. Inputs are normalised images (gluon_pydmn.test_transform()).
+"""
+import argparse
+import os
+import sys
+import warnings
+
+import mxnet as mx
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evaluate import add_model_args, load_network  # noqa: E402
+
+from gluon_pydmn.deployment import deploy  # noqa: E402
+from gluon_pydmn.evaluate import predict  # noqa: E402
+from gluon_pydmn.export import OnnxModel, export_mxnet, export_onnx  # noqa: E402
+
+FORMATS = ('mxnet', 'onnx')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(p)
+    p.add_argument('--out', required=True, help='path prefix of the exported files')
+    p.add_argument('--format', nargs='+', choices=FORMATS, default=list(FORMATS))
+    p.add_argument('--check-images', type=int, default=500,
+                   help='test images the exported models are checked on (default %(default)s)')
+    p.add_argument('--tolerance', type=float, default=1e-4,
+                   help='largest logit difference accepted (default %(default)s)')
+    return p.parse_args(argv)
+
+
+def _loaded(fmt, paths, ctx):
+    """The exported files loaded back, as a callable NDArray -> NDArray."""
+    if fmt == 'mxnet':
+        with warnings.catch_warnings():  # "cannot decide type for data": it is float32
+            warnings.simplefilter('ignore', UserWarning)
+            block = mx.gluon.SymbolBlock.imports(paths[0], ['data'], paths[1], ctx=ctx)
+        block.hybridize(static_alloc=True, static_shape=True)
+        return block
+    onnx_model = OnnxModel(paths[0])
+    return lambda x: mx.nd.array(onnx_model(x))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    net, test_set, ctx = load_network(args)
+    fast = deploy(net, ctx=ctx)
+    images = test_set.images[:args.check_images]
+    reference = predict(net, images, ctx=ctx)
+    files, failed = {}, []
+    for fmt in args.format:
+        paths = (export_mxnet(fast, args.out) if fmt == 'mxnet'
+                 else (export_onnx(fast, args.out + '.onnx'),))
+        diff = float(np.abs(predict(_loaded(fmt, paths, ctx), images, ctx=ctx) - reference).max())
+        files[fmt] = {'paths': paths, 'max_diff': diff}
+        print('%-5s %s: largest logit difference to %s on %d test images %.1e'
+              % (fmt, ', '.join(paths), args.model, len(images), diff))
+        if not diff <= args.tolerance:
+            failed.append(fmt)
+    if failed:
+        raise SystemExit('error: the %s export differs from the source network by more than %g'
+                         % (' and '.join(failed), args.tolerance))
+    return files
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,91 @@
+"""experiments/evaluate.py and experiments/export.py on real data and the authors' weights, and
+the loading of one's own checkpoints they rest on (get_model(checkpoint_path=), load_trained)."""
+import os
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+import gluon_pydmn as g
+from gluon_pydmn.model_zoo import MODEL_CFGS, load_trained
+from gluon_pydmn.paper import load_paper_tables
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
+import evaluate as evaluate_script  # noqa: E402
+import export as export_script  # noqa: E402
+
+MODEL = 'pydmobilenet_concat_29_0.25'
+
+
+def _paper_error(name, column):
+    rows = {r['model']: r for r in load_paper_tables()['table3']}
+    return rows[MODEL_CFGS[name].paper_name][column]
+
+
+def _common(data_root, release_root, *extra):
+    return ['--model', MODEL, '--data-root', data_root, '--weights-root', release_root] + list(extra)
+
+
+@pytest.mark.parametrize('dataset, column', [('cifar10', 'cifar10_error'),
+                                             ('cifar100-coarse', 'cifar100_error')])
+def test_evaluate_script_gives_the_papers_error(dataset, column, data_root, release_root, capsys):
+    result = evaluate_script.main(_common(data_root, release_root, '--dataset', dataset,
+                                          '--deploy', '--no-progress'))
+    assert result['error'] == pytest.approx(_paper_error(MODEL, column), abs=0.005)
+    assert result['deploy_error'] == result['error'] and result['deploy_max_diff'] <= 1e-4
+    out = capsys.readouterr().out
+    assert 'top-1 error %.2f%%' % result['error'] in out and 'deploy form' in out
+
+
+def test_evaluate_script_refuses_coarse_weights_on_fine_labels(data_root, release_root):
+    with pytest.raises(SystemExit, match='--dataset cifar100-coarse'):
+        evaluate_script.main(_common(data_root, release_root, '--dataset', 'cifar100-fine'))
+
+
+def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root, tmp_path):
+    source = load_trained(MODEL, 'cifar10', root=release_root)
+    path = str(tmp_path / 'final.params')
+    source.save_parameters(path)
+    mine = load_trained(MODEL, 'cifar10', checkpoint_path=path)
+    assert mine.pretrained_cfg is None
+    x = mx.nd.array(np.random.RandomState(0).normal(size=(2, 3, 32, 32)))
+    assert np.array_equal(mine(x).asnumpy(), source(x).asnumpy())
+    result = evaluate_script.main(['--model', MODEL, '--data-root', data_root, '--checkpoint',
+                                   path, '--no-progress'])
+    assert result['error'] == pytest.approx(_paper_error(MODEL, 'cifar10_error'), abs=0.005)
+    # the same file read as another label set's network (20 outputs) or as another model
+    with pytest.raises(ValueError, match='with 20 outputs.*shape incompatible'):
+        load_trained(MODEL, 'cifar100-coarse', checkpoint_path=path)
+    with pytest.raises(ValueError, match='does not hold pydmobilenet_add_29_0.25'):
+        g.get_model('pydmobilenet_add_29_0.25', checkpoint_path=path)
+    with pytest.raises(FileNotFoundError, match='final.params'):
+        g.get_model(MODEL, checkpoint_path=str(tmp_path / 'missing.params'))
+    with pytest.raises(ValueError, match='not both'):
+        g.get_model(MODEL, pretrained=True, checkpoint_path=path)
+    with pytest.raises(ValueError, match='cifar100-coarse'):
+        load_trained(MODEL, 'cifar100')
+
+
+def test_export_script_writes_files_that_give_the_same_logits(data_root, release_root, tmp_path,
+                                                              cifar10_test):
+    prefix = str(tmp_path / 'out' / 'concat29')
+    files = export_script.main(_common(data_root, release_root, '--out', prefix,
+                                       '--check-images', '200'))
+    assert files['mxnet']['paths'] == (prefix + '-symbol.json', prefix + '-0000.params')
+    assert files['onnx']['paths'] == (prefix + '.onnx',)
+    assert all(f['max_diff'] <= 1e-4 for f in files.values())
+    # the files stand alone: loaded without gluon_pydmn they classify real images as the source
+    block = mx.gluon.SymbolBlock.imports(prefix + '-symbol.json', ['data'], prefix + '-0000.params')
+    onnx_model = g.export.OnnxModel(prefix + '.onnx')
+    x = g.data.normalize_images(cifar10_test.images[-64:])
+    reference = load_trained(MODEL, 'cifar10', root=release_root)(x).asnumpy()
+    assert np.abs(block(x).asnumpy() - reference).max() <= 1e-4
+    assert np.abs(onnx_model(x) - reference).max() <= 1e-4
+
+
+def test_export_script_fails_when_an_export_differs(data_root, release_root, tmp_path):
+    args = _common(data_root, release_root, '--out', str(tmp_path / 'm'), '--format', 'mxnet',
+                   '--check-images', '50', '--tolerance', '0')
+    with pytest.raises(SystemExit, match='mxnet export differs .* by more than 0'):
+        export_script.main(args)
