@@ -9,7 +9,8 @@ it. The run folder (--out, default runs/<model>-<dataset>) gets state.json, the 
 parameters and optimizer state, history.csv, history.png and, at the end, final.params. Run
 the same command again to resume; summary.md, rewritten after every epoch, records the
 command, the schema and the per-epoch table. On CPU the PydMobileNets train with their C++ pyramid
-operator (fast=True), with gluon_pydmn.configure_cpu()'s settings.
+operator (fast=True), with gluon_pydmn.configure_cpu()'s settings; --gpus 0,1 splits each batch
+across GPUs (untested here).
 """
 import argparse
 import dataclasses
@@ -25,6 +26,14 @@ from gluon_pydmn.train import TrainConfig, history_markdown, train
 from gluon_pydmn.utils import atomic_path, command_line
 
 DEFAULTS = TrainConfig()
+
+
+def _gpu_ids(text):
+    try:
+        return [int(i) for i in text.split(',') if i.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected comma-separated GPU ids such as 0,1, got %r'
+                                         % text) from None
 
 
 def parse_args(argv=None):
@@ -45,7 +54,9 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=DEFAULTS.seed)
     p.add_argument('--limit-train', type=int, help='train on the first N training images only')
     p.add_argument('--stop-after', type=int, help='stop after N epochs (resume later)')
-    p.add_argument('--gpu', type=int, default=None, help='GPU id (untested here); default CPU')
+    p.add_argument('--gpus', type=_gpu_ids, default=[],
+                   help='comma-separated GPU ids, e.g. 0 or 0,1: each batch is split across them '
+                        '(untested here); default CPU')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     return p.parse_args(argv)
 
@@ -57,10 +68,10 @@ def main(argv=None):
                          lr_decay_epochs=tuple(args.lr_decay_epochs), weight_decay=args.wd,
                          mixup_alpha=args.mixup_alpha,
                          mixup_off_last_epochs=args.mixup_off_last_epochs, seed=args.seed)
-    ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
+    ctx = [mx.gpu(i) for i in args.gpus] or [mx.cpu()]
     mx.random.seed(config.seed)  # the Xavier initialisation
     net = get_model(args.model, classes=LABEL_SETS[args.dataset], ctx=ctx,
-                    fast=ctx.device_type == 'cpu')
+                    fast=ctx[0].device_type == 'cpu')
     train_set = get_dataset(args.dataset, train=True, root=args.data_root)
     test_set = get_dataset(args.dataset, train=False, root=args.data_root)
     if args.limit_train:

@@ -222,8 +222,11 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         ``history.png`` and, when done, ``final.params``. If it already holds a checkpoint of
         the same network and schema, training resumes after its last epoch.
     config : TrainConfig, default the paper's schema
-    ctx : Context, default ``mx.cpu()``
-        A GPU context works in principle but is untested here.
+    ctx : Context or list of Context, default ``mx.cpu()``
+        With several, each batch is split across them (``gluon.utils.split_and_load``, as in
+        GluonCV's CIFAR scripts; each device's BatchNorm then sees its share of the batch) and
+        ``net`` must be initialised on all of them. Test errors are measured on the first.
+        GPU contexts work in principle but are untested here (several CPU contexts are tested).
     stop_after : int, optional
         Stop after this many epochs in this call (resume later by calling again).
     model_name : str, optional
@@ -239,7 +242,10 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         (1-based), ``lr``, ``mixup``, ``train_loss``, ``test_error`` (percent), ``seconds``.
     """
     config = config or TrainConfig()
-    ctx = ctx or mx.cpu()
+    contexts = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx or mx.cpu()]
+    if config.batch_size % len(contexts):
+        raise ValueError('batch size %d does not split evenly across %d devices'
+                         % (config.batch_size, len(contexts)))
     classes = net.classes
     os.makedirs(out_dir, exist_ok=True)
     checkpoint = _Checkpoint(out_dir)
@@ -249,7 +255,7 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
                              'wd': config.weight_decay})
     state = checkpoint.load(config, architecture)
     if state is not None:
-        net.load_parameters(os.path.join(out_dir, state['params']), ctx=ctx)
+        net.load_parameters(os.path.join(out_dir, state['params']), ctx=contexts)
         trainer.load_states(os.path.join(out_dir, state['states']))
         log('resuming %s after epoch %d of %d' % (out_dir, state['epoch'], config.epochs))
     else:
@@ -269,19 +275,20 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         lr, use_mixup = config.learning_rate_at(epoch), config.mixup_at(epoch)
         trainer.set_learning_rate(lr)
         total = 0.0
-        bar = tqdm(_batches(train_set, config.batch_size, rng, ctx), total=steps,
+        bar = tqdm(_batches(train_set, config.batch_size, rng, contexts[0]), total=steps,
                    desc='epoch %d/%d' % (epoch + 1, config.epochs), disable=not progress,
                    leave=False)
         for i, (x, y) in enumerate(bar):
             lam = rng.beta(config.mixup_alpha, config.mixup_alpha) if use_mixup else 1.0
             x, soft = mixup(x, y, classes, lam)
+            xs, softs = (gluon.utils.split_and_load(a, contexts) for a in (x, soft))
             with autograd.record():
-                loss = loss_fn(net(x), soft)
-            loss.backward()
+                losses = [loss_fn(net(xi), si) for xi, si in zip(xs, softs)]
+            autograd.backward(losses)
             trainer.step(config.batch_size)
-            total += float(loss.mean().asscalar())
+            total += sum(float(l.sum().asscalar()) for l in losses) / config.batch_size
             bar.set_postfix(loss='%.3f' % (total / (i + 1)))
-        logits = predict(net, test_set.images, batch_size=config.batch_size, ctx=ctx)
+        logits = predict(net, test_set.images, batch_size=config.batch_size, ctx=contexts[0])
         test_error = error_rate(logits, test_set.labels)
         row = {'epoch': epoch + 1, 'lr': lr, 'mixup': use_mixup,
                'train_loss': total / steps, 'test_error': test_error,

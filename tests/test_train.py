@@ -144,3 +144,56 @@ def test_train_script_names_valid_models(data_root, tmp_path):
     with pytest.raises(ValueError, match='pydmobilenet_concat_56_0.75'):
         train_script.main(['--model', 'pydmobilenet_56', '--data-root', data_root,
                            '--out', str(tmp_path)])
+
+
+def test_training_splits_batches_across_devices(tiny_data, tmp_path):
+    """Two contexts (CPU here, GPUs for users): replicas stay equal, the loss is the batch's
+    mean, and the checkpoint resumes on one context."""
+    contexts = [mx.cpu(0), mx.cpu(1)]
+    config = TrainConfig(**TINY)
+    mx.random.seed(0)
+    net = g.get_cifar_net('pydmobilenet_concat', 11, 0.25, ctx=contexts, fast=True)
+    run = str(tmp_path / 'run')
+    history = train(net, *tiny_data, run, config, ctx=contexts, progress=False, stop_after=1)
+    assert len(history) == 1 and np.isfinite(history[0]['train_loss'])
+    trained = {n: p for n, p in net._collect_params_with_prefix().items() if p.grad_req != 'null'}
+    assert len(trained) > 20
+    for name, p in trained.items():  # BN running statistics are per device (averaged on save)
+        first, second = (p.data(c).asnumpy() for c in contexts)
+        assert np.array_equal(first, second), name
+    one = _net(seed=1)
+    messages = []
+    resumed = train(one, *tiny_data, run, config, progress=False, log=messages.append)
+    assert 'after epoch 1 of 2' in messages[0] and [r['epoch'] for r in resumed] == [1, 2]
+    with pytest.raises(ValueError, match='does not split evenly across 3 devices'):
+        train(_net(), *tiny_data, str(tmp_path / 'other'), config, ctx=[mx.cpu(i) for i in range(3)],
+              progress=False)
+
+
+def test_split_batch_loss_is_the_batch_mean(tiny_data, tmp_path):
+    """With mixup off and lr 0, one epoch's loss on two devices equals the one-device loss up to
+    BatchNorm's per-device statistics: compare against the two half-batch losses directly."""
+    config = TrainConfig(**dict(TINY, epochs=1, learning_rate=0.0, mixup_alpha=0.0,
+                                batch_size=128))
+    contexts = [mx.cpu(0), mx.cpu(1)]
+    mx.random.seed(0)
+    net = g.get_cifar_net('mobilenet', 11, 0.5, ctx=contexts)
+    history = train(net, *tiny_data, str(tmp_path), config, ctx=contexts, progress=False)
+    # recompute the epoch's single batch by hand, each half on its own device
+    from gluon_pydmn.train import _batches, _epoch_rng
+    x, y = next(_batches(tiny_data[0], 128, _epoch_rng(config.seed, 0), mx.cpu()))
+    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    mx.random.seed(0)
+    fresh = g.get_cifar_net('mobilenet', 11, 0.5)
+    fresh.hybridize()
+    with mx.autograd.record():  # training-mode BatchNorm, as in the epoch
+        halves = [loss_fn(fresh(x[i:i + 64]), y[i:i + 64]).sum().asscalar() for i in (0, 64)]
+    assert history[0]['train_loss'] == pytest.approx(sum(halves) / 128, rel=1e-5)
+
+
+def test_train_script_rejects_bad_gpu_ids(capsys):
+    with pytest.raises(SystemExit):
+        train_script.parse_args(['--model', 'mobilenet_29_0.5', '--gpus', 'zero'])
+    assert 'comma-separated GPU ids' in capsys.readouterr().err
+    assert train_script.parse_args(['--model', 'mobilenet_29_0.5', '--gpus', '0,1']).gpus == [0, 1]
+    assert train_script.parse_args(['--model', 'mobilenet_29_0.5']).gpus == []
