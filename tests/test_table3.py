@@ -42,3 +42,13 @@ def test_paper_tables_location_is_required(monkeypatch, tmp_path):
     monkeypatch.delenv('GLUON_PYDMN_PAPER_TABLES', raising=False)
     with pytest.raises(FileNotFoundError, match='GLUON_PYDMN_PAPER_TABLES'):
         reproduce_table3.main(['--out-dir', str(tmp_path)])
+
+
+def test_table3_error_reads_the_papers_columns():
+    from gluon_pydmn.paper import load_paper_tables, table3_error
+    tables = load_paper_tables()
+    assert table3_error(tables, 'PydMobileNet-Concat-56-0.75', 'cifar10') == 4.72
+    assert table3_error(tables, 'PydMobileNet-Concat-56-0.75', 'cifar100-coarse') == 14.60
+    # the paper's CIFAR-100 column is on the coarse labels: nothing to compare fine labels with
+    assert table3_error(tables, 'PydMobileNet-Concat-56-0.75', 'cifar100-fine') is None
+    assert table3_error(tables, 'PydMobileNet-Concat-110-1', 'cifar10') is None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gluon_pydmn as g
-from gluon_pydmn.paper import load_paper_tables
+from gluon_pydmn.paper import load_paper_tables, table3_error
 from gluon_pydmn.train import CheckpointMismatchError, TrainConfig, mixup, train
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
@@ -133,6 +133,8 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
         summary = f.read()
     assert 'train.py --model mobilenet_29_0.5' in summary and '128 training images' in summary
     assert '2 of 2 epochs done' in summary
+    paper = table3_error(load_paper_tables(), 'MobileNet-29-0.5', 'cifar10')
+    assert paper == 8.63 and "The paper's Table 3 gives 8.63% test error" in summary
     for row in history:
         assert '| %d | 0.1 | no | %.4f | %.2f |' % (row['epoch'], row['train_loss'],
                                                    row['test_error']) in summary
