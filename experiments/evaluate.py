@@ -6,7 +6,7 @@
         --checkpoint runs/pydmobilenet_concat_29_0.25-cifar10/final.params --deploy
 
 Without --checkpoint the authors' released weights are used (their CIFAR-100 weights predict
-the 20 coarse labels, so they are refused for cifar100-fine). --deploy also scores the deploy
+the 20 coarse labels: there are none for cifar100-fine). --deploy also scores the deploy
 form (gluon_pydmn.deploy) and reports its largest logit difference.
 """
 import argparse
@@ -17,7 +17,7 @@ import numpy as np
 from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import LABEL_SETS, get_dataset
 from gluon_pydmn.deployment import deploy
-from gluon_pydmn.evaluate import LabelSetMismatchError, check_label_set, error_rate, predict
+from gluon_pydmn.evaluate import check_label_set, error_rate, predict
 from gluon_pydmn.model_zoo import load_trained
 
 
@@ -36,14 +36,13 @@ def load_network(args):
     """(network, test set, context) chosen by :func:`add_model_args`'s options."""
     configure_cpu(training=False)
     ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
-    net = load_trained(args.model, args.dataset, args.checkpoint, ctx=ctx, root=args.weights_root)
+    try:  # wrong model name, label set or checkpoint: the library's message, no traceback
+        net = load_trained(args.model, args.dataset, args.checkpoint, ctx=ctx,
+                           root=args.weights_root)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit('error: %s' % e) from None
     test_set = get_dataset(args.dataset, train=False, root=args.data_root)
-    try:
-        check_label_set(net, test_set)
-    except LabelSetMismatchError:
-        raise SystemExit("error: the authors' CIFAR-100 weights of %s predict the 20 coarse labels; "
-                         'use --dataset cifar100-coarse, or --checkpoint with weights trained on '
-                         '%s' % (args.model, args.dataset)) from None
+    check_label_set(net, test_set)
     net.hybridize(static_alloc=True, static_shape=True)
     return net, test_set, ctx
 

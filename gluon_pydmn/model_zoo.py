@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import mxnet as mx
 
 from .cifar_net import CIFARNet
-from .data import CIFAR_MEAN, CIFAR_STD
+from .data import CIFAR_MEAN, CIFAR_STD, LABEL_SETS
+from .evaluate import LabelSetMismatchError
+from .utils import context_list
 
 __all__ = ['FAMILIES', 'MODEL_CFGS', 'ModelCfg', 'PretrainedCfg', 'CoarseLabelWarning',
            'get_model', 'get_model_list', 'get_cifar_net', 'pretrained_cfg', 'load_trained']
@@ -197,14 +199,14 @@ def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7),
     """
     if family not in FAMILIES:
         raise ValueError('unknown family %r; choose one of %s' % (family, ', '.join(FAMILIES)))
-    contexts = ctx if isinstance(ctx, (list, tuple)) else [ctx or mx.cpu()]
+    contexts = context_list(ctx)
     if fast and any(c.device_type != 'cpu' for c in contexts):
         raise ValueError('fast=True is a CPU operator; on %s build the network with fast=False'
                          % (contexts,))
     net = CIFARNet(FAMILIES[family].main, depth, multiplier, classes=classes,
                    kernel_sizes=kernel_sizes, fast=fast)
     if initialize:
-        net.initialize(mx.init.Xavier(), ctx=ctx or mx.cpu())
+        net.initialize(mx.init.Xavier(), ctx=contexts)
     net.pretrained_cfg = None
     return net
 
@@ -216,9 +218,9 @@ def _load_checkpoint(net, name, classes, path, ctx):
     try:
         net.load_parameters(path, ctx=ctx)
     except (AssertionError, mx.base.MXNetError) as e:
-        raise ValueError('%s does not hold %s with %d outputs (%s); pass the model name and '
-                         'classes it was trained with' % (path, name, classes,
-                                                          str(e).strip().splitlines()[0])) from e
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError('cannot load %s as %s with %d outputs (%s); is it a checkpoint of this '
+                         'model and label set?' % (path, name, classes, reason)) from e
 
 
 def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoint_path=None,
@@ -286,9 +288,9 @@ def load_trained(name, label_set='cifar10', checkpoint_path=None, ctx=None, root
         Zoo name.
     label_set : {'cifar10', 'cifar100-fine', 'cifar100-coarse'}
         The labels to predict. Without ``checkpoint_path`` the authors' weights are loaded:
-        their CIFAR-10 ones, or for either CIFAR-100 label set their CIFAR-100 ones, which
-        predict the coarse labels (``pretrained_cfg.label_set`` says so and
-        :func:`gluon_pydmn.evaluate.check_label_set` refuses them for fine labels).
+        their CIFAR-10 ones, or for ``'cifar100-coarse'`` their CIFAR-100 ones, which predict
+        the coarse labels; for ``'cifar100-fine'`` there are none
+        (:class:`~gluon_pydmn.evaluate.LabelSetMismatchError`).
     checkpoint_path : str, optional
         Your own ``.params`` file (e.g. a training run's ``final.params``), trained on
         ``label_set`` with :data:`gluon_pydmn.data.LABEL_SETS` outputs, as ``experiments/train.py``
@@ -296,15 +298,19 @@ def load_trained(name, label_set='cifar10', checkpoint_path=None, ctx=None, root
     ctx, root, **kwargs
         As for :func:`get_model`.
     """
-    from .data import LABEL_SETS
     if label_set not in LABEL_SETS:
         raise ValueError('unknown label set %r; choose one of %s'
                          % (label_set, ', '.join(LABEL_SETS)))
     if checkpoint_path:
         return get_model(name, classes=LABEL_SETS[label_set], ctx=ctx,
                          checkpoint_path=checkpoint_path, **kwargs)
+    released = {predicted: outputs for outputs, (_, predicted, _) in _LABEL_SETS.items()}
+    if label_set not in released:
+        raise LabelSetMismatchError(
+            "no released weights of %s predict the %s labels: the authors' CIFAR-100 weights "
+            "predict the 20 coarse superclasses; use label set 'cifar100-coarse', or a "
+            'checkpoint trained on %s' % (name, label_set, label_set))
     with warnings.catch_warnings():
-        if label_set == 'cifar100-coarse':  # asked for the coarse labels: nothing to warn of
-            warnings.simplefilter('ignore', CoarseLabelWarning)
-        return get_model(name, classes=10 if label_set == 'cifar10' else 100, pretrained=True,
-                         ctx=ctx, root=root, **kwargs)
+        warnings.simplefilter('ignore', CoarseLabelWarning)  # the coarse labels were asked for
+        return get_model(name, classes=released[label_set], pretrained=True, ctx=ctx, root=root,
+                         **kwargs)

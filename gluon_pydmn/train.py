@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from .data import normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
-from .utils import atomic_path
+from .utils import atomic_path, context_list
 
 __all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'CheckpointMismatchError']
 
@@ -204,6 +204,16 @@ def _write_history(out_dir, history):
     os.replace(tmp, os.path.join(out_dir, 'history.png'))
 
 
+def _average_running_statistics(net):
+    """Give every device the mean of the devices' BatchNorm running statistics (the values
+    ``save_parameters`` writes); nothing changes on a single device."""
+    for param in net.collect_params().values():
+        copies = param.list_data()
+        if param.grad_req == 'null' and len(copies) > 1:
+            mean = nd.add_n(*[c.as_in_context(copies[0].context) for c in copies]) / len(copies)
+            param.set_data(mean)
+
+
 def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=None,
           progress=True, log=print, model_name=None, on_epoch_end=None):
     """Train ``net`` with ``config``'s schema, checkpointing into ``out_dir`` every epoch.
@@ -223,10 +233,12 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         the same network and schema, training resumes after its last epoch.
     config : TrainConfig, default the paper's schema
     ctx : Context or list of Context, default ``mx.cpu()``
-        With several, each batch is split across them (``gluon.utils.split_and_load``, as in
-        GluonCV's CIFAR scripts; each device's BatchNorm then sees its share of the batch) and
-        ``net`` must be initialised on all of them. Test errors are measured on the first.
-        GPU contexts work in principle but are untested here (several CPU contexts are tested).
+        ``net``'s parameters are moved there. With several, each batch is split across them
+        (``gluon.utils.split_and_load``, as in GluonCV's CIFAR scripts; each device's BatchNorm
+        normalises its share), and after every epoch the BatchNorm running statistics are
+        averaged over the devices, as saving them does, so the test error is the saved
+        network's. GPU contexts work in principle but are untested here (several CPU contexts
+        are tested).
     stop_after : int, optional
         Stop after this many epochs in this call (resume later by calling again).
     model_name : str, optional
@@ -242,7 +254,7 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         (1-based), ``lr``, ``mixup``, ``train_loss``, ``test_error`` (percent), ``seconds``.
     """
     config = config or TrainConfig()
-    contexts = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx or mx.cpu()]
+    contexts = context_list(ctx)
     if config.batch_size % len(contexts):
         raise ValueError('batch size %d does not split evenly across %d devices'
                          % (config.batch_size, len(contexts)))
@@ -250,6 +262,7 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     os.makedirs(out_dir, exist_ok=True)
     checkpoint = _Checkpoint(out_dir)
     architecture = _architecture(net)
+    net.collect_params().reset_ctx(contexts)
     trainer = gluon.Trainer(net.collect_params(), config.optimizer,
                             {'learning_rate': config.learning_rate, 'momentum': config.momentum,
                              'wd': config.weight_decay})
@@ -288,6 +301,7 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
             trainer.step(config.batch_size)
             total += sum(float(l.sum().asscalar()) for l in losses) / config.batch_size
             bar.set_postfix(loss='%.3f' % (total / (i + 1)))
+        _average_running_statistics(net)
         logits = predict(net, test_set.images, batch_size=config.batch_size, ctx=contexts[0])
         test_error = error_rate(logits, test_set.labels)
         row = {'epoch': epoch + 1, 'lr': lr, 'mixup': use_mixup,

@@ -5,7 +5,7 @@ import shlex
 import sys
 import tempfile
 
-__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'command_line']
+__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'command_line', 'context_list']
 
 ENV_CACHE = 'GLUON_PYDMN_CACHE'
 
@@ -42,3 +42,10 @@ def command_line(script, argv=None):
     recording in generated results: ``python experiments/x.py --flag value``."""
     words = [os.path.relpath(script)] + list(sys.argv[1:] if argv is None else argv)
     return 'python ' + ' '.join(shlex.quote(w) for w in words)
+
+
+def context_list(ctx=None):
+    """``ctx`` (a Context, a list of them, or None for the CPU) as a non-empty list."""
+    import mxnet as mx
+    contexts = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+    return [c for c in contexts if c is not None] or [mx.cpu()]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import gluon_pydmn as g
+from gluon_pydmn.evaluate import LabelSetMismatchError
 from gluon_pydmn.model_zoo import MODEL_CFGS, load_trained
 from gluon_pydmn.paper import load_paper_tables, table3_error
 
@@ -36,9 +37,13 @@ def test_evaluate_script_gives_the_papers_error(dataset, data_root, release_root
     assert 'top-1 error %.2f%%' % result['error'] in out and 'deploy form' in out
 
 
-def test_evaluate_script_refuses_coarse_weights_on_fine_labels(data_root, release_root):
-    with pytest.raises(SystemExit, match='--dataset cifar100-coarse'):
+def test_no_released_weights_for_fine_labels(data_root, release_root):
+    with pytest.raises(LabelSetMismatchError, match="20 coarse superclasses.*'cifar100-coarse'"):
+        load_trained(MODEL, 'cifar100-fine', root=release_root)
+    with pytest.raises(SystemExit, match="error: no released weights .*'cifar100-coarse'"):
         evaluate_script.main(_common(data_root, release_root, '--dataset', 'cifar100-fine'))
+    with pytest.raises(SystemExit, match='(?s)error: unknown model .*pydmobilenet_concat_56_0.75'):
+        evaluate_script.main(['--model', 'pydmobilenet_56', '--data-root', data_root])
 
 
 def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root, tmp_path):
@@ -53,9 +58,9 @@ def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root
                                    path, '--no-progress'])
     assert result['error'] == pytest.approx(_paper_error(MODEL, 'cifar10'), abs=0.005)
     # the same file read as another label set's network (20 outputs) or as another model
-    with pytest.raises(ValueError, match='with 20 outputs.*shape incompatible'):
+    with pytest.raises(ValueError, match='as pydmobilenet_concat_29_0.25 with 20 outputs.*shape incompatible'):
         load_trained(MODEL, 'cifar100-coarse', checkpoint_path=path)
-    with pytest.raises(ValueError, match='does not hold pydmobilenet_add_29_0.25'):
+    with pytest.raises(ValueError, match='cannot load .* as pydmobilenet_add_29_0.25'):
         g.get_model('pydmobilenet_add_29_0.25', checkpoint_path=path)
     with pytest.raises(FileNotFoundError, match='final.params'):
         g.get_model(MODEL, checkpoint_path=str(tmp_path / 'missing.params'))
@@ -83,6 +88,7 @@ def test_export_script_writes_files_that_give_the_same_logits(data_root, release
 
 
 def test_export_script_fails_when_an_export_differs(data_root, release_root, tmp_path):
+    # folding BN changes float rounding, so no export matches its source bit for bit
     args = _common(data_root, release_root, '--out', str(tmp_path / 'm'), '--format', 'mxnet',
                    '--check-images', '50', '--tolerance', '0')
     with pytest.raises(SystemExit, match='mxnet export differs .* by more than 0'):

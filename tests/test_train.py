@@ -9,6 +9,7 @@ import pytest
 
 import gluon_pydmn as g
 from gluon_pydmn.paper import load_paper_tables, table3_error
+from gluon_pydmn.evaluate import error_rate, predict
 from gluon_pydmn.train import CheckpointMismatchError, TrainConfig, mixup, train
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
@@ -83,8 +84,11 @@ def test_interrupted_training_resumes_where_it_stopped(tiny_data, tmp_path):
             'history.png', 'final.params'} <= files and 'epoch-0001.params' not in files
 
     run = str(tmp_path / 'parts')
-    first = train(_net(), *tiny_data, run, config, progress=False, stop_after=1)
+    reports = []
+    first = train(_net(), *tiny_data, run, config, progress=False, stop_after=1,
+                  on_epoch_end=reports.append)
     assert len(first) == 1 and not os.path.exists(os.path.join(run, 'final.params'))
+    assert reports == [first]
     messages = []
     resumed_net = _net(seed=1)  # other initial weights: they must come from the checkpoint
     resumed = train(resumed_net, *tiny_data, run, config, progress=False, log=messages.append)
@@ -142,6 +146,28 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
     assert 'resuming' in capsys.readouterr().out
 
 
+def test_interrupted_train_script_leaves_an_up_to_date_summary(data_root, tmp_path, monkeypatch):
+    """Killed during epoch 2 (here: its test pass raises), the run keeps epoch 1's summary."""
+    from gluon_pydmn import train as train_module
+    calls = []
+
+    def predict_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return predict(*args, **kwargs)
+    monkeypatch.setattr(train_module, 'predict', predict_then_interrupt)
+    out = str(tmp_path / 'run')
+    with pytest.raises(KeyboardInterrupt):
+        train_script.main(['--model', 'mobilenet_29_0.5', '--data-root', data_root, '--out', out,
+                           '--epochs', '3', '--batch-size', '64', '--limit-train', '128',
+                           '--no-progress'])
+    with open(os.path.join(out, 'summary.md')) as f:
+        summary = f.read()
+    assert '1 of 3 epochs done' in summary and '\n| 1 | 0.1 | no |' in summary
+    assert '\n| 2 |' not in summary
+
+
 def test_train_script_names_valid_models(data_root, tmp_path):
     with pytest.raises(ValueError, match='pydmobilenet_concat_56_0.75'):
         train_script.main(['--model', 'pydmobilenet_56', '--data-root', data_root,
@@ -149,20 +175,25 @@ def test_train_script_names_valid_models(data_root, tmp_path):
 
 
 def test_training_splits_batches_across_devices(tiny_data, tmp_path):
-    """Two contexts (CPU here, GPUs for users): replicas stay equal, the loss is the batch's
-    mean, and the checkpoint resumes on one context."""
+    """Two contexts (CPU here, GPUs for users): the network moves there, replicas (and, after
+    each epoch, BN running statistics) stay equal, the recorded test error is the saved
+    checkpoint's, and the checkpoint resumes on one context."""
     contexts = [mx.cpu(0), mx.cpu(1)]
     config = TrainConfig(**TINY)
-    mx.random.seed(0)
-    net = g.get_cifar_net('pydmobilenet_concat', 11, 0.25, ctx=contexts, fast=True)
+    net = _net()  # initialised on one context only
     run = str(tmp_path / 'run')
     history = train(net, *tiny_data, run, config, ctx=contexts, progress=False, stop_after=1)
     assert len(history) == 1 and np.isfinite(history[0]['train_loss'])
-    trained = {n: p for n, p in net._collect_params_with_prefix().items() if p.grad_req != 'null'}
-    assert len(trained) > 20
-    for name, p in trained.items():  # BN running statistics are per device (averaged on save)
+    params = net._collect_params_with_prefix()
+    assert any(p.grad_req == 'null' and 'running_mean' in n for n, p in params.items())
+    for name, p in params.items():
         first, second = (p.data(c).asnumpy() for c in contexts)
         assert np.array_equal(first, second), name
+    saved = _net(seed=1)
+    saved.load_parameters(os.path.join(run, 'epoch-0001.params'))
+    saved.hybridize()
+    logits = predict(saved, tiny_data[1].images, batch_size=32)
+    assert error_rate(logits, tiny_data[1].labels) == history[0]['test_error']
     one = _net(seed=1)
     messages = []
     resumed = train(one, *tiny_data, run, config, progress=False, log=messages.append)
@@ -194,8 +225,9 @@ def test_split_batch_loss_is_the_batch_mean(tiny_data, tmp_path):
 
 
 def test_train_script_rejects_bad_gpu_ids(capsys):
-    with pytest.raises(SystemExit):
-        train_script.parse_args(['--model', 'mobilenet_29_0.5', '--gpus', 'zero'])
-    assert 'comma-separated GPU ids' in capsys.readouterr().err
+    for bad in ('zero', '', '0,,1', '1,1', '-1'):
+        with pytest.raises(SystemExit):
+            train_script.parse_args(['--model', 'mobilenet_29_0.5', '--gpus', bad])
+        assert 'distinct comma-separated GPU ids' in capsys.readouterr().err
     assert train_script.parse_args(['--model', 'mobilenet_29_0.5', '--gpus', '0,1']).gpus == [0, 1]
     assert train_script.parse_args(['--model', 'mobilenet_29_0.5']).gpus == []
