@@ -7,10 +7,11 @@ from .data import CIFAR10, CIFAR100, test_transform, train_transform
 from .deployment import deploy
 from .export import export_mxnet, export_onnx
 from .model_zoo import (CoarseLabelWarning, get_cifar_net, get_model, get_model_list,
-                        pretrained_cfg)
+                        load_trained, pretrained_cfg)
 
 __all__ = ['ConvMain', 'DepthwiseMain', 'PyramidDepthwise', 'ResidualBlock', 'CIFARNet',
            'count_flops', 'count_params', 'configure_cpu', 'CIFAR10', 'CIFAR100',
            'test_transform', 'train_transform', 'deploy', 'export_mxnet', 'export_onnx',
-           'CoarseLabelWarning', 'get_cifar_net', 'get_model', 'get_model_list', 'pretrained_cfg']
+           'CoarseLabelWarning', 'get_cifar_net', 'get_model', 'get_model_list', 'load_trained',
+           'pretrained_cfg']
 __version__ = '0.1.0'
