@@ -1,7 +1,8 @@
 """Speed measurements for Table 5's networks: training steps and inference, side by side.
 
-Each contender is timed in the same process, interleaved round by round, and reported as the
-median (:func:`gluon_pydmn.timing.time_interleaved`), because these machines are noisy.
+Each contender is timed in the same process, interleaved round by round
+(:func:`gluon_pydmn.timing.time_rounds`), because these machines are noisy: times are medians,
+ratios are medians of the per-round ratios with their quartiles.
 """
 import os
 import tempfile
@@ -17,7 +18,7 @@ from .export import OnnxModel, export_onnx
 from .model_zoo import (MODEL_CFGS, CoarseLabelWarning, ModelCfg, get_cifar_net, get_model,
                         pretrained_cfg)
 from .pretrained import default_weights_root
-from .timing import inference_fn, time_interleaved, train_step_fn
+from .timing import inference_fn, ratio_quartiles, time_rounds, train_step_fn
 
 __all__ = ['authors_graph', 'inference_rows', 'training_rows']
 
@@ -58,11 +59,13 @@ def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(21, 
                'onnx_max_diff': float(np.abs(onnx_model(x) - expected).max())}
         for batch, reps in zip(batch_sizes, repeats):
             xb = images[:batch]
-            t = time_interleaved({'authors': inference_fn(theirs, xb),
-                                  'deploy': inference_fn(ours, xb),
-                                  'onnx': inference_fn(onnx_model, xb.asnumpy())}, repeats=reps)
+            t = time_rounds({'authors': inference_fn(theirs, xb),
+                             'deploy': inference_fn(ours, xb),
+                             'onnx': inference_fn(onnx_model, xb.asnumpy())}, repeats=reps)
             for key, value in t.items():
-                row['%s_ms_b%d' % (key, batch)] = 1000 * value
+                row['%s_ms_b%d' % (key, batch)] = 1000 * float(np.median(value))
+            for key in ('deploy', 'onnx'):  # speed-up over the authors' graph, round by round
+                row['%s_speedup_b%d' % (key, batch)] = ratio_quartiles(t['authors'], t[key])
         rows.append(row)
     return rows
 
@@ -100,8 +103,16 @@ def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None, referen
             fns['authors'] = train_step_fn(theirs, batch_size, ctx=ctx)
         if ref_step is not None:
             fns['reference'] = ref_step
-        t = time_interleaved(fns, repeats=repeats)
-        rows.append({'model': name, 'mmacs': count_flops(ours) / 1e6, 'ours_s': t['ours'],
-                     'authors_s': t.get('authors'), 'reference_s': t.get('reference'),
-                     'reference_mmacs': ref_mmacs})
+        t = time_rounds(fns, repeats=repeats)
+        median = {key: float(np.median(value)) for key, value in t.items()}
+        mmacs = count_flops(ours) / 1e6
+        rows.append({'model': name, 'mmacs': mmacs, 'ours_s': median['ours'],
+                     'authors_s': median.get('authors'), 'reference_s': median.get('reference'),
+                     'reference_mmacs': ref_mmacs,
+                     # per-round ratios: ours / authors, and per-MAC cost relative to the reference
+                     'ours_vs_authors': (ratio_quartiles(t['ours'], t['authors'])
+                                         if 'authors' in t else None),
+                     'per_mac_vs_reference': (ratio_quartiles(
+                         np.asarray(t['ours']) / mmacs, np.asarray(t['reference']) / ref_mmacs)
+                         if 'reference' in t else None)})
     return rows

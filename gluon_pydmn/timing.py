@@ -1,17 +1,19 @@
-"""Side-by-side timing: medians of interleaved repeats, so that noise hits every contender alike."""
+"""Side-by-side timing: interleaved repeats, so that noise hits every contender alike; medians,
+and quartiles of per-round ratios."""
 import time
 
 import mxnet as mx
 import numpy as np
 
-__all__ = ['time_interleaved', 'inference_fn', 'train_step_fn']
+__all__ = ['time_rounds', 'time_interleaved', 'ratio_quartiles', 'inference_fn', 'train_step_fn']
 
 
-def time_interleaved(fns, repeats=15, warmup=2):
-    """Median wall time (seconds) of each zero-argument callable in ``fns``.
+def time_rounds(fns, repeats=15, warmup=2):
+    """Wall times (seconds) of each zero-argument callable in ``fns``, one per round.
 
     Every round calls each function once, in turn, so slow phases of a noisy machine are
-    shared by all of them; the median over rounds is reported.
+    shared by all of them, and round ``i`` of one contender can be compared with round ``i``
+    of another (:func:`ratio_quartiles`).
 
     Parameters
     ----------
@@ -24,7 +26,7 @@ def time_interleaved(fns, repeats=15, warmup=2):
 
     Returns
     -------
-    dict of str to float
+    dict of str to list of float
     """
     for _ in range(warmup):
         for fn in fns.values():
@@ -35,7 +37,21 @@ def time_interleaved(fns, repeats=15, warmup=2):
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(ts)) for name, ts in times.items()}
+    return times
+
+
+def time_interleaved(fns, repeats=15, warmup=2):
+    """Median over :func:`time_rounds`' rounds of each callable's wall time (seconds)."""
+    return {name: float(np.median(ts)) for name, ts in time_rounds(fns, repeats, warmup).items()}
+
+
+def ratio_quartiles(numerator, denominator):
+    """Median, first and third quartile of the per-round ratios ``numerator[i] / denominator[i]``
+    (e.g. two contenders' times from the same :func:`time_rounds` call): how far a ratio moves
+    with the machine's noise."""
+    ratios = np.asarray(numerator, dtype=float) / np.asarray(denominator, dtype=float)
+    q1, median, q3 = np.percentile(ratios, [25, 50, 75])
+    return float(median), float(q1), float(q3)
 
 
 def inference_fn(net, x):
