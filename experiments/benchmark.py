@@ -4,9 +4,10 @@ the authors' released graphs, side by side. Writes results/benchmark.md.
     python experiments/benchmark.py            # make benchmark
 
 Every time is the median of interleaved repeats within this one run; ratios compare
-contenders measured side by side, round by round (median and quartiles). The training steps run in a child process with the CPU
-setting recommended for training (gluon_pydmn.configure_cpu: MKL-DNN capped at AVX2), the
-inference in this process with MXNet's defaults.
+contenders measured side by side, round by round (median and quartiles). The training steps
+run in a child process with the CPU setting recommended for training
+(gluon_pydmn.configure_cpu: MKL-DNN capped at AVX2), the inference in this process with
+MXNet's defaults.
 """
 import argparse
 import datetime

@@ -8,9 +8,9 @@ The schema (NAG, lr 0.1 decayed 10x at epochs 150 and 225, 320 epochs, batch 128
 it. The run folder (--out, default runs/<model>-<dataset>) gets state.json, the last epoch's
 parameters and optimizer state, history.csv, history.png and, at the end, final.params. Run
 the same command again to resume; summary.md, rewritten after every epoch, records the
-command, the schema and the per-epoch table. On CPU the PydMobileNets train with their C++ pyramid
-operator (fast=True), with gluon_pydmn.configure_cpu()'s settings; --gpus 0,1 splits each batch
-across GPUs (untested here).
+command, the schema and the per-epoch table. On CPU the PydMobileNets train with their C++
+pyramid operator (fast=True), with gluon_pydmn.configure_cpu()'s settings; --gpus 0,1 splits
+each batch across GPUs (untested here).
 """
 import argparse
 import dataclasses

@@ -5,7 +5,7 @@ import time
 import mxnet as mx
 import numpy as np
 
-__all__ = ['time_rounds', 'time_interleaved', 'ratio_quartiles', 'inference_fn', 'train_step_fn']
+__all__ = ['time_rounds', 'ratio_quartiles', 'inference_fn', 'train_step_fn']
 
 
 def time_rounds(fns, repeats=15, warmup=2):
@@ -38,11 +38,6 @@ def time_rounds(fns, repeats=15, warmup=2):
             fn()
             times[name].append(time.perf_counter() - start)
     return times
-
-
-def time_interleaved(fns, repeats=15, warmup=2):
-    """Median over :func:`time_rounds`' rounds of each callable's wall time (seconds)."""
-    return {name: float(np.median(ts)) for name, ts in time_rounds(fns, repeats, warmup).items()}
 
 
 def ratio_quartiles(numerator, denominator):
