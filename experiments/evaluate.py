@@ -15,7 +15,8 @@ import mxnet as mx
 import numpy as np
 
 from gluon_pydmn.cpu import configure_cpu
-from gluon_pydmn.data import LABEL_SETS, get_dataset
+from gluon_pydmn.catalog import LABEL_SETS
+from gluon_pydmn.data import get_dataset
 from gluon_pydmn.deployment import deploy
 from gluon_pydmn.evaluate import check_label_set, error_rate, predict
 from gluon_pydmn.model_zoo import load_trained

@@ -20,8 +20,9 @@ import os
 import mxnet as mx
 
 from gluon_pydmn.cpu import configure_cpu
-from gluon_pydmn.data import LABEL_SETS, get_dataset
-from gluon_pydmn.model_zoo import MODEL_CFGS, get_model
+from gluon_pydmn.catalog import LABEL_SETS, MODEL_CFGS
+from gluon_pydmn.data import get_dataset
+from gluon_pydmn.model_zoo import get_model
 from gluon_pydmn.paper import load_paper_tables, table3_error
 from gluon_pydmn.train import TrainConfig, history_markdown, train
 from gluon_pydmn.utils import atomic_path, command_line
@@ -44,7 +45,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', required=True, help='zoo name, e.g. pydmobilenet_concat_56_0.75')
     p.add_argument('--dataset', default='cifar10', choices=list(LABEL_SETS),
-                   help='label set (default %(default)s)')
+                   help='label set (default %(default)s): cifar100-fine is the standard 100-class '
+                        'task, cifar100-coarse the 20 superclasses with a 100-output head, as '
+                        "the authors trained for the paper's CIFAR-100 column")
     p.add_argument('--data-root', help='CIFAR folder (default $GLUON_PYDMN_DATA)')
     p.add_argument('--out', help='run folder (default runs/<model>-<dataset>)')
     p.add_argument('--epochs', type=int, default=DEFAULTS.epochs)
@@ -74,7 +77,7 @@ def main(argv=None):
                          mixup_off_last_epochs=args.mixup_off_last_epochs, seed=args.seed)
     ctx = [mx.gpu(i) for i in args.gpus] or [mx.cpu()]
     mx.random.seed(config.seed)  # the Xavier initialisation
-    net = get_model(args.model, classes=LABEL_SETS[args.dataset], ctx=ctx,
+    net = get_model(args.model, classes=LABEL_SETS[args.dataset].head_width, ctx=ctx,
                     fast=ctx[0].device_type == 'cpu')
     train_set = get_dataset(args.dataset, train=True, root=args.data_root)
     test_set = get_dataset(args.dataset, train=False, root=args.data_root)

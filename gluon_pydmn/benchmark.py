@@ -8,28 +8,18 @@ import os
 import tempfile
 import warnings
 
-import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
+from .catalog import MODEL_CFGS, ModelCfg
 from .counting import count_flops
 from .deployment import deploy
 from .export import OnnxModel, export_onnx
-from .model_zoo import (MODEL_CFGS, CoarseLabelWarning, ModelCfg, get_cifar_net, get_model,
-                        pretrained_cfg)
-from .pretrained import default_weights_root
+from .model_zoo import CoarseLabelWarning, get_cifar_net, get_model
+from .pretrained import authors_graph
 from .timing import inference_fn, ratio_quartiles, time_rounds, train_step_fn
 
-__all__ = ['authors_graph', 'inference_rows', 'training_rows']
-
-
-def authors_graph(name, root=None, ctx=None, classes=10):
-    """The authors' released graph of zoo model ``name`` (CIFAR-10, or 100) as a SymbolBlock."""
-    root = root or default_weights_root()
-    sym, params = (os.path.join(root, f) for f in pretrained_cfg(name, classes).release_files)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        return mx.gluon.nn.SymbolBlock.imports(sym, ['data'], params, ctx=ctx or mx.cpu())
+__all__ = ['inference_rows', 'training_rows']
 
 
 def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(21, 41), ctx=None):

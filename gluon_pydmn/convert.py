@@ -16,6 +16,7 @@ import json
 import mxnet as mx
 
 from .blocks import faithful
+from .errors import UserError
 
 __all__ = ['ConversionError', 'param_layers', 'convert_authors_params', 'load_authors_params']
 
@@ -28,7 +29,7 @@ _CHECKED_ATTRS = {
 }
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError, ValueError):
     """The authors' checkpoint does not match the target network."""
 
 

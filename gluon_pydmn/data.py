@@ -33,6 +33,8 @@ from mxnet import nd
 from mxnet.gluon.data import Dataset
 from mxnet.gluon.data.vision import transforms
 
+from .catalog import LABEL_SETS, label_set as _label_set
+from .errors import UserError
 from .utils import atomic_path, cache_dir
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'ENV_DATA', 'LABEL_SETS', 'DataNotFoundError', 'CIFAR10',
@@ -44,9 +46,6 @@ CIFAR_STD = (0.2023, 0.1994, 0.2010)
 ENV_DATA = 'GLUON_PYDMN_DATA'
 OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/'
 
-# label set -> number of classes
-LABEL_SETS = {'cifar10': 10, 'cifar100-fine': 100, 'cifar100-coarse': 20}
-
 # dataset -> {version: (archive, folder)}
 _RELEASES = {
     'cifar10': {'binary': ('cifar-10-binary.tar.gz', 'cifar-10-batches-bin'),
@@ -56,7 +55,7 @@ _RELEASES = {
 }
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(UserError, FileNotFoundError):
     """The CIFAR files are not in the data root."""
 
 
@@ -186,7 +185,8 @@ class _CIFAR(Dataset):
 
     @property
     def num_classes(self):
-        return LABEL_SETS[self.label_set]
+        """Classes in the labels (10, 100 or 20); see :data:`gluon_pydmn.catalog.LABEL_SETS`."""
+        return LABEL_SETS[self.label_set].num_labels
 
     def __len__(self):
         return len(self.labels)
@@ -266,11 +266,10 @@ class CIFAR100(_CIFAR):
 
 def get_dataset(label_set, train=False, root=None, download=False):
     """The dataset of a label set: ``'cifar10'``, ``'cifar100-fine'`` or ``'cifar100-coarse'``."""
-    if label_set == 'cifar10':
+    labels = _label_set(label_set)
+    if labels.dataset == 'cifar10':
         return CIFAR10(root, train=train, download=download)
-    if label_set in ('cifar100-fine', 'cifar100-coarse'):
-        return CIFAR100(root, train=train, label_mode=label_set.split('-')[1], download=download)
-    raise ValueError('unknown label set %r; choose one of %s' % (label_set, ', '.join(LABEL_SETS)))
+    return CIFAR100(root, train=train, label_mode=labels.name.split('-')[1], download=download)
 
 
 def train_transform(mean=CIFAR_MEAN, std=CIFAR_STD):

@@ -4,12 +4,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .data import normalize_images
+from .errors import LabelSetMismatchError
 
 __all__ = ['LabelSetMismatchError', 'predict', 'error_rate', 'evaluate', 'check_label_set']
-
-
-class LabelSetMismatchError(ValueError):
-    """The network's pretrained weights predict other labels than the dataset provides."""
 
 
 def check_label_set(net, dataset):

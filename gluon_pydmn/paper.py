@@ -7,6 +7,8 @@ The transcription is not part of this package: point ``path=`` or
 import json
 import os
 
+from .catalog import label_set as _label_set
+
 __all__ = ['ENV_PAPER_TABLES', 'load_paper_tables', 'table3_error', 'GLUONCV_ROWS']
 
 ENV_PAPER_TABLES = 'GLUON_PYDMN_PAPER_TABLES'
@@ -30,14 +32,10 @@ def load_paper_tables(path=None):
         return json.load(f)
 
 
-# Table 3's error columns by label set; its "CIFAR-100" column is on the 20 coarse labels.
-_TABLE3_ERROR_COLUMNS = {'cifar10': 'cifar10_error', 'cifar100-coarse': 'cifar100_error'}
-
-
 def table3_error(tables, paper_name, label_set):
     """The paper's Table 3 top-1 error (percent) of row ``paper_name`` (e.g.
     ``'PydMobileNet-Concat-56-0.75'``) on ``label_set``, or None where the paper has none
     (no such row; ``'cifar100-fine'``, since its CIFAR-100 column is on the coarse labels)."""
-    column = _TABLE3_ERROR_COLUMNS.get(label_set)
+    column = _label_set(label_set).paper_column
     rows = [r for r in tables['table3'] if r['model'] == paper_name]
     return rows[0][column] if column and rows else None

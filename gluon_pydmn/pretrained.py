@@ -24,24 +24,116 @@ import os
 import sys
 import tempfile
 import urllib.request
+import warnings
+from dataclasses import dataclass
 
 import mxnet as mx
+from tqdm import tqdm
 
+from .catalog import LABEL_SETS, MODEL_CFGS, label_set, model_cfg
+from .cifar_net import CIFARNet
 from .convert import ConversionError, load_authors_params
+from .data import CIFAR_MEAN, CIFAR_STD
+from .errors import LabelSetMismatchError, UserError
 from .utils import atomic_path, cache_dir
 
-__all__ = ['ENV_WEIGHTS', 'RELEASE_SHA1', 'WeightsNotFoundError', 'default_weights_root',
-           'find_weights', 'load_pretrained', 'download_release', 'convert_release']
+__all__ = ['ENV_WEIGHTS', 'AUTHORS_RELEASE', 'AUTHORS_RELEASE_URL', 'RELEASE_SHA1',
+           'RELEASED_LABEL_SETS', 'PretrainedCfg', 'WeightsNotFoundError', 'pretrained_cfg',
+           'released_label_set', 'default_weights_root', 'find_weights', 'load_pretrained',
+           'authors_graph', 'download_release', 'convert_release']
 
 ENV_WEIGHTS = 'GLUON_PYDMN_WEIGHTS'
-RELEASE_RAW_URL = 'https://raw.githubusercontent.com/thanhhvnqb/pydmobilenet_mxnet/master/models/'
+AUTHORS_RELEASE = 'thanhhvnqb/pydmobilenet_mxnet'
+AUTHORS_RELEASE_URL = 'https://github.com/' + AUTHORS_RELEASE
+RELEASE_RAW_URL = 'https://raw.githubusercontent.com/%s/master/models/' % AUTHORS_RELEASE
+
+# File stem of each family in the authors' release, formatted with depth and alpha.
+RELEASE_STEMS = {
+    'resnet': 'resnet{depth}',
+    'mobilenet': 'mobilenet{depth}_{alpha}',
+    'pydmobilenet_add': 'pydmobilenet{depth}_{alpha}_plus',
+    'pydmobilenet_concat': 'pydmobilenet{depth}_{alpha}_concat',
+}
+
+# The label sets the authors released weights for, in the order of their head widths 10, 100.
+RELEASED_LABEL_SETS = ('cifar10', 'cifar100-coarse')
 
 with open(os.path.join(os.path.dirname(__file__), 'authors_release_sha1.json')) as _f:
     RELEASE_SHA1 = json.load(_f)
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(UserError, FileNotFoundError):
     """Pretrained weights are not where they were looked for."""
+
+
+@dataclass(frozen=True)
+class PretrainedCfg:
+    """Where a pretrained model's weights come from and what they predict.
+
+    Attributes
+    ----------
+    model : str
+        Zoo name.
+    dataset : str
+        ``'cifar10'`` or ``'cifar100'``: the images the weights were trained on.
+    label_set : str
+        ``'cifar10'`` or ``'cifar100-coarse'``: the labels they predict. The
+        authors' CIFAR-100 weights predict the 20 coarse superclasses.
+    num_outputs : int
+        Width of the dense layer (10 or 100).
+    num_labels : int
+        Classes actually predicted (10 or 20).
+    mean, std : tuple of float
+        Input normalisation after ``ToTensor``.
+    release_files : tuple of str
+        Graph and weight files, relative to the root of the authors' release.
+    source : str
+        Where the weights come from.
+    """
+    model: str
+    dataset: str
+    label_set: str
+    num_outputs: int
+    num_labels: int
+    mean: tuple
+    std: tuple
+    release_files: tuple
+    source: str
+
+    @property
+    def converted_file(self):
+        """File name of the converted weights (this package's own format)."""
+        return '%s-%s.params' % (self.model, self.dataset)
+
+
+def pretrained_cfg(name, classes=10):
+    """The :class:`PretrainedCfg` of zoo model ``name`` for ``classes`` outputs (10 or 100)."""
+    cfg = model_cfg(name)
+    released = {LABEL_SETS[n].head_width: LABEL_SETS[n] for n in RELEASED_LABEL_SETS}
+    if classes not in released:
+        raise ValueError('pretrained weights exist for classes=10 (CIFAR-10) and classes=100 '
+                         '(CIFAR-100), not classes=%r' % (classes,))
+    labels = released[classes]
+    stem = '%s_%s' % (labels.dataset,
+                      RELEASE_STEMS[cfg.family].format(depth=cfg.depth, alpha=cfg.alpha))
+    return PretrainedCfg(
+        model=name, dataset=labels.dataset, label_set=labels.name, num_outputs=classes,
+        num_labels=labels.num_labels, mean=CIFAR_MEAN, std=CIFAR_STD,
+        release_files=('%s/%s-symbol.json' % (cfg.family, stem),
+                       '%s/%s-0000.params' % (cfg.family, stem)),
+        source='authors\' release %s, converted by gluon_pydmn' % AUTHORS_RELEASE_URL)
+
+
+def released_label_set(name, model=None):
+    """The :class:`~gluon_pydmn.catalog.LabelSet` called ``name`` if the authors released
+    weights for it; :class:`~gluon_pydmn.errors.LabelSetMismatchError` otherwise."""
+    labels = label_set(name)
+    if labels.name not in RELEASED_LABEL_SETS:
+        raise LabelSetMismatchError(
+            "no released weights of %s predict the %s labels: the authors' CIFAR-100 weights "
+            "predict the 20 coarse superclasses; use label set 'cifar100-coarse', or a "
+            'checkpoint trained on %s' % (model or 'the zoo', labels.name, labels.name))
+    return labels
 
 
 def default_weights_root():
@@ -66,7 +158,7 @@ def check_release_file(path, relpath):
 
 
 def find_weights(pcfg, root=None):
-    """Locate the weights of a :class:`~gluon_pydmn.model_zoo.PretrainedCfg`.
+    """Locate the weights of a :class:`PretrainedCfg`.
 
     Returns
     -------
@@ -111,6 +203,18 @@ def load_pretrained(net, pcfg, root=None, ctx=None):
     load_authors_params(net, symbol_path, params_path, ctx=ctx)
 
 
+def authors_graph(name, root=None, ctx=None, classes=10):
+    """The authors' released graph of zoo model ``name`` (CIFAR-10, or 100) as a SymbolBlock.
+
+    ``root`` must be laid out like the authors' release (default :func:`default_weights_root`).
+    """
+    root = root or default_weights_root()
+    sym, params = (os.path.join(root, f) for f in pretrained_cfg(name, classes).release_files)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return mx.gluon.nn.SymbolBlock.imports(sym, ['data'], params, ctx=ctx or mx.cpu())
+
+
 def download_release(dst, files=None, progress=True):
     """Fetch the authors' release files into ``dst`` (SHA-1 checked, atomic writes).
 
@@ -141,15 +245,13 @@ def convert_release(src, dst, names=None, progress=True):
 
     Returns the list of files written.
     """
-    from tqdm import tqdm
-    from .model_zoo import MODEL_CFGS, get_cifar_net, get_model_list, pretrained_cfg
-
-    jobs = [(name, classes) for name in (names or get_model_list()) for classes in (10, 100)]
+    jobs = [(name, LABEL_SETS[ls].head_width) for name in (names or list(MODEL_CFGS))
+            for ls in RELEASED_LABEL_SETS]
     written = []
     os.makedirs(dst, exist_ok=True)
     for name, classes in tqdm(jobs, desc='converting', disable=not progress):
-        cfg, pcfg = MODEL_CFGS[name], pretrained_cfg(name, classes)
-        net = get_cifar_net(cfg.family, cfg.depth, cfg.multiplier, classes, initialize=False)
+        cfg, pcfg = model_cfg(name), pretrained_cfg(name, classes)
+        net = CIFARNet(cfg.main, cfg.depth, cfg.multiplier, classes=classes)
         load_pretrained(net, pcfg, root=src)
         out = os.path.join(dst, pcfg.converted_file)
         with atomic_path(out) as tmp:

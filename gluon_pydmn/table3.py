@@ -23,8 +23,10 @@ from tqdm import tqdm
 from .counting import count_flops, count_params
 from .data import CIFAR10, CIFAR100
 from .evaluate import error_rate, predict
-from .model_zoo import MODEL_CFGS, CoarseLabelWarning, get_model
+from .catalog import LABEL_SETS, MODEL_CFGS
+from .model_zoo import CoarseLabelWarning, get_model
 from .paper import GLUONCV_ROWS
+from .pretrained import RELEASED_LABEL_SETS
 from .utils import atomic_path
 
 __all__ = ['COLUMNS', 'measure', 'build_rows', 'to_csv', 'read_csv', 'to_markdown']
@@ -61,13 +63,14 @@ def _gluoncv_net(name, pretrained):
     return net
 
 
-def _measure_zoo(name, dataset, test_sets, weights_root, batch_size, ctx):
-    classes = 10 if dataset == 'cifar10' else 100
+def _measure_zoo(name, labels, test_sets, weights_root, batch_size, ctx):
+    """Errors of the authors' weights for label set ``labels`` (a released one)."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', CoarseLabelWarning)  # the table states the protocol
-        net = get_model(name, classes=classes, pretrained=True, root=weights_root, ctx=ctx)
+        net = get_model(name, classes=labels.head_width, pretrained=True, root=weights_root,
+                        ctx=ctx)
     net.hybridize(static_alloc=True, static_shape=True)
-    if dataset == 'cifar10':
+    if labels.name == 'cifar10':
         test = test_sets['cifar10']
         logits = predict(net, test.images, batch_size, ctx, progress=True, desc=name)
         return {'cifar10_error': error_rate(logits, test.labels)}
@@ -105,18 +108,18 @@ def measure(data_root=None, weights_root=None, work_dir=None, batch_size=128, ct
                  'cifar100-coarse': CIFAR100(data_root, train=False, label_mode='coarse'),
                  'cifar100-fine': CIFAR100(data_root, train=False, label_mode='fine')}
     names = names or list(MODEL_CFGS)
-    jobs = [(n, d) for n in names for d in ('cifar10', 'cifar100')]
-    jobs += [(n, 'cifar10') for n in GLUONCV_ROWS.values()]
+    jobs = [(n, LABEL_SETS[ls]) for n in names for ls in RELEASED_LABEL_SETS]
+    jobs += [(n, LABEL_SETS['cifar10']) for n in GLUONCV_ROWS.values()]
     results = {}
     bar = tqdm(jobs, desc='Table 3', unit='eval')
-    for name, dataset in bar:
-        bar.set_postfix_str('%s %s' % (name, dataset))
-        done = os.path.join(work_dir, '%s-%s.json' % (name, dataset)) if work_dir else None
+    for name, labels in bar:
+        bar.set_postfix_str('%s %s' % (name, labels.name))
+        done = os.path.join(work_dir, '%s-%s.json' % (name, labels.dataset)) if work_dir else None
         if done and os.path.isfile(done):
             with open(done) as f:
                 res = json.load(f)
         elif name in MODEL_CFGS:
-            res = _measure_zoo(name, dataset, test_sets, weights_root, batch_size, ctx)
+            res = _measure_zoo(name, labels, test_sets, weights_root, batch_size, ctx)
         else:
             res = _measure_gluoncv(name, test_sets, batch_size, ctx)
         if done:

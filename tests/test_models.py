@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import gluon_pydmn as g
-from gluon_pydmn.benchmark import authors_graph
 from gluon_pydmn.convert import param_layers
-from gluon_pydmn.model_zoo import MODEL_CFGS, pretrained_cfg
+from gluon_pydmn.model_zoo import MODEL_CFGS
+from gluon_pydmn.pretrained import authors_graph, pretrained_cfg
 from gluon_pydmn.paper import load_paper_tables
 
 from conftest import load_pretrained_quietly

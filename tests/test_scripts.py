@@ -58,7 +58,7 @@ def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root
                                    path, '--no-progress'])
     assert result['error'] == pytest.approx(_paper_error(MODEL, 'cifar10'), abs=0.005)
     # the same file read as another label set's network (20 outputs) or as another model
-    with pytest.raises(ValueError, match='as pydmobilenet_concat_29_0.25 with 20 outputs.*shape incompatible'):
+    with pytest.raises(ValueError, match='as pydmobilenet_concat_29_0.25 with 100 outputs.*shape incompatible'):
         load_trained(MODEL, 'cifar100-coarse', checkpoint_path=path)
     with pytest.raises(ValueError, match='cannot load .* as pydmobilenet_add_29_0.25'):
         g.get_model('pydmobilenet_add_29_0.25', checkpoint_path=path)

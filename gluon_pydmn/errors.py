@@ -1,0 +1,29 @@
+"""The package's user errors: what was asked for or supplied cannot be used as it is.
+
+Every such error derives from :class:`UserError` and from the built-in exception it refines
+(``ValueError``, ``FileNotFoundError``), so callers may catch either. Scripts print a
+:class:`UserError`'s message as one ``error: ...`` line (:func:`gluon_pydmn.cli.run`).
+"""
+
+__all__ = ['UserError', 'UnknownNameError', 'LabelSetMismatchError', 'CheckpointError',
+           'CheckpointNotFoundError']
+
+
+class UserError(Exception):
+    """An error in a name, file or folder the user gave; its message says what to do."""
+
+
+class UnknownNameError(UserError, ValueError):
+    """A model, family or label-set name that does not exist; the message lists valid ones."""
+
+
+class LabelSetMismatchError(UserError, ValueError):
+    """The network's weights predict other labels than the dataset provides."""
+
+
+class CheckpointError(UserError, ValueError):
+    """A ``.params`` file does not fit the network it is loaded into."""
+
+
+class CheckpointNotFoundError(UserError, FileNotFoundError):
+    """A ``.params`` file is not where it was looked for."""
