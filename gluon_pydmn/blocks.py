@@ -18,6 +18,11 @@ differs between the four block types:
 
 The shortcut is the identity, or a strided 1x1 convolution followed by BN when
 the block changes resolution or width. No convolution has a bias.
+
+:class:`ResidualBlock` names its parts (``pre_bn``, ``conv_in``, ``bn_in``, ``main``,
+``bn_main``, ``conv_out``, ``bn_out``, ``shortcut_conv``, ``shortcut_bn``); they are views of
+its children ``body`` and ``shortcut``, whose order fixes the parameter names that converted
+weights and training checkpoints are saved under.
 """
 import contextlib
 
@@ -27,10 +32,17 @@ from mxnet.gluon.block import HybridBlock
 
 from . import ops
 
-__all__ = ['MAIN_PARTS', 'ConvMain', 'DepthwiseMain', 'PyramidDepthwise', 'ResidualBlock',
-           'make_main_part', 'main_part_out_channels', 'faithful']
+__all__ = ['MAIN_PARTS', 'BN_EPSILON', 'ConvMain', 'DepthwiseMain', 'PyramidDepthwise',
+           'ResidualBlock', 'make_main_part', 'main_part_out_channels', 'faithful']
 
 DEFAULT_KERNEL_SIZES = (3, 5, 7)
+BN_EPSILON = 1e-5
+"""The epsilon of every BatchNorm of these networks (Gluon's default, as in the authors' graphs)."""
+
+
+def batch_norm(channels, **kwargs):
+    """A BatchNorm of these networks over ``channels`` channels."""
+    return nn.BatchNorm(epsilon=BN_EPSILON, in_channels=channels, **kwargs)
 
 
 def _depthwise(channels, kernel_size, stride):
@@ -39,10 +51,11 @@ def _depthwise(channels, kernel_size, stride):
 
 
 class ConvMain(HybridBlock):
-    """ResNet main part: a single 3x3 convolution ``channels -> channels``."""
+    """ResNet main part: a single 3x3 convolution ``channels -> channels`` (``conv``)."""
 
     def __init__(self, channels, stride, **kwargs):
         super().__init__(**kwargs)
+        self.channels, self.stride, self.groups = channels, stride, 1
         with self.name_scope():
             self.conv = nn.Conv2D(channels, 3, strides=stride, padding=1, use_bias=False,
                                   in_channels=channels)
@@ -52,10 +65,11 @@ class ConvMain(HybridBlock):
 
 
 class DepthwiseMain(HybridBlock):
-    """MobileNet main part: a single 3x3 depthwise convolution."""
+    """MobileNet main part: a single 3x3 depthwise convolution (``conv``)."""
 
     def __init__(self, channels, stride, **kwargs):
         super().__init__(**kwargs)
+        self.channels, self.stride, self.groups = channels, stride, channels
         with self.name_scope():
             self.conv = _depthwise(channels, 3, stride)
 
@@ -172,22 +186,70 @@ class ResidualBlock(HybridBlock):
             raise ValueError('multiplier %r leaves no inner channels for a block of %d channels'
                              % (multiplier, channels))
         merged = main_part_out_channels(main, inner, kernel_sizes)
+        self.stride = stride
         with self.name_scope():
             self.body = nn.HybridSequential(prefix='')
-            self.body.add(nn.BatchNorm(in_channels=in_channels), nn.Activation('relu'),
+            self.body.add(batch_norm(in_channels), nn.Activation('relu'),
                           nn.Conv2D(inner, 1, use_bias=False, in_channels=in_channels),
-                          nn.BatchNorm(in_channels=inner), nn.Activation('relu'),
+                          batch_norm(inner), nn.Activation('relu'),
                           make_main_part(main, inner, stride, kernel_sizes, fast),
-                          nn.BatchNorm(in_channels=merged), nn.Activation('relu'),
+                          batch_norm(merged), nn.Activation('relu'),
                           nn.Conv2D(channels, 1, use_bias=False, in_channels=merged),
-                          nn.BatchNorm(in_channels=channels))
+                          batch_norm(channels))
             if stride != 1 or in_channels != channels:
                 self.shortcut = nn.HybridSequential(prefix='')
                 self.shortcut.add(nn.Conv2D(channels, 1, strides=stride, use_bias=False,
                                             in_channels=in_channels),
-                                  nn.BatchNorm(in_channels=channels))
+                                  batch_norm(channels))
             else:
                 self.shortcut = None
+
+    # The parts of ``body``, in the order of the forward pass: pre_bn, ReLU, conv_in, bn_in,
+    # ReLU, main, bn_main, ReLU, conv_out, bn_out.
+    @property
+    def pre_bn(self):
+        """BatchNorm of the block input (followed by a ReLU)."""
+        return self.body[0]
+
+    @property
+    def conv_in(self):
+        """1x1 convolution ``d_in -> m``."""
+        return self.body[2]
+
+    @property
+    def bn_in(self):
+        """BatchNorm after ``conv_in`` (followed by a ReLU)."""
+        return self.body[3]
+
+    @property
+    def main(self):
+        """The main part: :class:`ConvMain`, :class:`DepthwiseMain` or :class:`PyramidDepthwise`."""
+        return self.body[5]
+
+    @property
+    def bn_main(self):
+        """BatchNorm after the main part (followed by a ReLU)."""
+        return self.body[6]
+
+    @property
+    def conv_out(self):
+        """1x1 convolution to ``d_out`` channels."""
+        return self.body[8]
+
+    @property
+    def bn_out(self):
+        """BatchNorm after ``conv_out``; its output is added to the shortcut."""
+        return self.body[9]
+
+    @property
+    def shortcut_conv(self):
+        """Strided 1x1 convolution of the projection shortcut, or None (identity shortcut)."""
+        return self.shortcut[0] if self.shortcut is not None else None
+
+    @property
+    def shortcut_bn(self):
+        """BatchNorm of the projection shortcut, or None (identity shortcut)."""
+        return self.shortcut[1] if self.shortcut is not None else None
 
     def hybrid_forward(self, F, x):
         residual = self.body(x)

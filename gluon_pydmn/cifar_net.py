@@ -10,11 +10,15 @@ Layout (as in the authors' released graphs)::
     head:   global average pooling, dense layer to ``classes``
 
 There is no BN/ReLU between the last block and the pooling.
+
+:class:`CIFARNet` names its parts (``stem_bn``, ``stem_conv``, ``stages()``, ``blocks()``,
+``pool``, ``output``); the first five are views of its child ``features``, whose order fixes
+the parameter names that converted weights and training checkpoints are saved under.
 """
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
-from .blocks import DEFAULT_KERNEL_SIZES, MAIN_PARTS, ResidualBlock
+from .blocks import DEFAULT_KERNEL_SIZES, MAIN_PARTS, ResidualBlock, batch_norm
 
 __all__ = ['CIFARNet', 'STAGE_CHANNELS', 'STEM_CHANNELS', 'blocks_per_stage']
 
@@ -69,7 +73,7 @@ class CIFARNet(HybridBlock):
         self.classes, self.kernel_sizes = classes, tuple(kernel_sizes)
         with self.name_scope():
             self.features = nn.HybridSequential(prefix='')
-            self.features.add(nn.BatchNorm(scale=False, center=False, in_channels=3),
+            self.features.add(batch_norm(3, scale=False, center=False),
                               nn.Conv2D(STEM_CHANNELS, 3, padding=1, use_bias=False, in_channels=3))
             in_channels = STEM_CHANNELS
             for stage, channels in enumerate(STAGE_CHANNELS):
@@ -83,6 +87,29 @@ class CIFARNet(HybridBlock):
                 self.features.add(blocks)
             self.features.add(nn.GlobalAvgPool2D())
             self.output = nn.Dense(classes, in_units=in_channels)
+
+    @property
+    def stem_bn(self):
+        """The fixed BatchNorm of the input (``scale=False, center=False``)."""
+        return self.features[0]
+
+    @property
+    def stem_conv(self):
+        """The 3x3 stem convolution 3 -> 32."""
+        return self.features[1]
+
+    def stages(self):
+        """The three stages, each a sequence of :class:`~gluon_pydmn.blocks.ResidualBlock`."""
+        return list(self.features)[2:-1]
+
+    def blocks(self):
+        """All residual blocks, in order."""
+        return [block for stage in self.stages() for block in stage]
+
+    @property
+    def pool(self):
+        """The global average pooling before ``output``."""
+        return self.features[-1]
 
     def forward(self, x, *args):
         shape = getattr(x, 'shape', None)  # NDArray input: check it before MXNet's shape errors

@@ -43,16 +43,19 @@ import numpy as np
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
-from .blocks import ConvMain, DepthwiseMain, PyramidDepthwise
+from .blocks import BN_EPSILON, ConvMain, DepthwiseMain, PyramidDepthwise
 
 __all__ = ['deploy', 'DeployNet', 'DeployBlock']
 
 
-def _bn_affine(bn):
-    """Scale and shift (float64 numpy) of an inference BatchNorm: ``y = scale * x + shift``."""
+def _bn_affine(bn, fixed_gamma=False):
+    """Scale and shift (float64 numpy) of an inference BatchNorm: ``y = scale * x + shift``.
+
+    ``fixed_gamma``: the BN has ``scale=False`` (its gamma is taken as 1, whatever it holds).
+    """
     get = lambda p: p.data().asnumpy().astype(np.float64)
-    gamma = np.ones(bn.gamma.shape) if bn._kwargs['fix_gamma'] else get(bn.gamma)
-    scale = gamma / np.sqrt(get(bn.running_var) + bn._kwargs['eps'])
+    gamma = np.ones(bn.gamma.shape) if fixed_gamma else get(bn.gamma)
+    scale = gamma / np.sqrt(get(bn.running_var) + BN_EPSILON)
     return scale, get(bn.beta) - get(bn.running_mean) * scale
 
 
@@ -145,13 +148,11 @@ def _deploy_main(main, bn, conv_out_weight, concat, ctx):
     """Folded main part and (possibly permuted) conv_out weight."""
     scale, shift = _bn_affine(bn)
     if isinstance(main, (ConvMain, DepthwiseMain)):
-        conv = main.conv
-        w = _weight(conv) * scale[:, None, None, None]
-        return _conv(w, shift, conv._kwargs['stride'][0], conv._kwargs['num_group'], ctx), conv_out_weight
+        w = _weight(main.conv) * scale[:, None, None, None]
+        return _conv(w, shift, main.stride, main.groups, ctx), conv_out_weight
     assert isinstance(main, PyramidDepthwise)
     branches = list(main.branches)
-    stride = branches[0]._kwargs['stride'][0]
-    m = branches[0]._channels
+    stride, m = main.stride, main.channels
     size = max(main.kernel_sizes)
     if main.merge == 'add':
         w = sum(_pad_kernel(_weight(b), size) for b in branches) * scale[:, None, None, None]
@@ -232,40 +233,37 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
     if concat not in ('branches', 'grouped'):
         raise ValueError("concat must be 'branches' or 'grouped', got %r" % (concat,))
     ctx = ctx or mx.cpu()
-    features = list(net.features)
-    stem_bn, stem_conv_src = features[0], features[1]
-    scale, shift = _bn_affine(stem_bn)
+    scale, shift = _bn_affine(net.stem_bn, fixed_gamma=True)
     # conv(pad(scale*x + shift)) == conv_{w*scale}(pad(x + shift/scale)): zero padding stays exact
-    stem_w = _weight(stem_conv_src) * scale[None, :, None, None]
-    source_blocks = [block for stage in features[2:-1] for block in stage]
-    pre_bns = [_bn_affine(list(block.body)[0]) for block in source_blocks]
+    stem_w = _weight(net.stem_conv) * scale[None, :, None, None]
+    source_blocks = net.blocks()
+    pre_bns = [_bn_affine(block.pre_bn) for block in source_blocks]
     folded = [_stream_shift(i, *affine) for i, affine in enumerate(pre_bns)]
     # the stream's shift into each block and after the last one (0: it carries y itself)
     shifts = [0.0 if c is None else c for c in folded] + [0.0]
     stem_conv = _conv(stem_w, shifts[0] + np.zeros(stem_w.shape[0]), 1, 1, ctx)
     blocks = []
     for i, block in enumerate(source_blocks):
-        body = list(block.body)
         (bn_scale, bn_shift), shift_in, shift_out = pre_bns[i], shifts[i], shifts[i + 1]
-        w_in, b_in = _fold(_weight(body[2]), body[3])
+        w_in, b_in = _fold(_weight(block.conv_in), block.bn_in)
         if folded[i] is not None:
             pre_bn, w_in = None, w_in * bn_scale[None, :, None, None]
         else:
             pre_bn = _conv(bn_scale[:, None, None, None], bn_shift, groups=len(bn_scale), ctx=ctx)
         conv_in = _conv(w_in, b_in, ctx=ctx)
-        main, out_w = _deploy_main(body[5], body[6], _weight(body[8]), concat, ctx)
-        w, b = _fold(out_w, body[9])
+        main, out_w = _deploy_main(block.main, block.bn_main, _weight(block.conv_out), concat, ctx)
+        w, b = _fold(out_w, block.bn_out)
         shortcut = None
         if block.shortcut is None:
             b = b + shift_out - shift_in
         else:
-            sc_conv, sc_bn = list(block.shortcut)
-            w_sc, b_sc = _fold(_weight(sc_conv), sc_bn)
+            w_sc, b_sc = _fold(_weight(block.shortcut_conv), block.shortcut_bn)
             b_sc = b_sc - w_sc[:, :, 0, 0] @ (shift_in + np.zeros(w_sc.shape[1])) + shift_out
-            shortcut = _conv(w_sc, b_sc, sc_conv._kwargs['stride'][0], ctx=ctx)
+            shortcut = _conv(w_sc, b_sc, block.stride, ctx=ctx)
         conv_out = _conv(w, b, ctx=ctx)
         blocks.append(DeployBlock(pre_bn, conv_in, main, conv_out, shortcut))
-    dense = nn.Dense(net.output._units, in_units=net.output.weight.shape[1])
+    units, in_units = net.output.weight.shape
+    dense = nn.Dense(units, in_units=in_units)
     dense.initialize(ctx=ctx)
     dense.weight.set_data(net.output.weight.data())
     dense.bias.set_data(net.output.bias.data())

@@ -56,8 +56,8 @@ def test_deploy_folds_leading_batchnorms_into_the_stream(family, images):
     and into the last block) and stay where they cannot; the outputs match either way."""
     net = g.get_cifar_net(family, 29, 0.25)
     _randomise_batchnorms(net, np.random.RandomState(0))
-    blocks = [block for stage in list(net.features)[2:-1] for block in stage]
-    bn4, bn7 = blocks[4].body[0], blocks[7].body[0]
+    blocks = net.blocks()
+    bn4, bn7 = blocks[4].pre_bn, blocks[7].pre_bn
     gamma = bn4.gamma.data().asnumpy()
     gamma[0] = -0.5  # a negative scale: relu(s * y + t) is not s * relu(y + t / s)
     bn4.gamma.set_data(mx.nd.array(gamma))

@@ -91,9 +91,9 @@ def test_generic_constructor_other_depth_and_width():
                           kernel_sizes=(3, 5))
     assert net(mx.nd.zeros((1, 3, 32, 32))).shape == (1, 7)
     # depth 20: 2 blocks per stage; 0.3 * 32 = 9 inner channels, 2 branches -> 18 into the last BN
-    stage1 = net.features[2]
-    assert len(stage1) == 2
-    assert stage1[0].body[6].gamma.shape == (18,)
+    stage1 = net.stages()[0]
+    assert len(stage1) == 2 and len(net.blocks()) == 6
+    assert stage1[0].bn_main.gamma.shape == (18,)
 
 
 def test_unknown_model_name_lists_valid_names():
