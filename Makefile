@@ -1,9 +1,9 @@
 # gluon_pydmn — set-up, tests and the paper's experiments.
 #   make install            .venv with pinned dependencies and this package
-#   make reproduce-table3   the main job: results/table3.md and results/table3.csv (then figure2)
+#   make reproduce-table3   the main job: results/table3.md and results/table3.csv (then tradeoff)
 #   make test               unit tests (real data, real weights)
 #   make test-slow          also the slow tests (full test-set errors of all 44 checkpoints)
-#   make figure2            Figure 2 (error against #params and FLOPs) from results/table3.csv
+#   make tradeoff           the trade-off plot (error against #params and FLOPs) from results/table3.csv
 #   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md
 #   make train MODEL=pydmobilenet_concat_56_0.75 [DATASET=cifar10] [TRAIN_ARGS="--epochs 10"]
 #                           train with the paper's schema into runs/MODEL-DATASET (resumable)
@@ -29,7 +29,7 @@ export GLUON_PYDMN_PAPER_TABLES ?= $(abspath $(SHARED)/reference/paper_tables.js
 # MXNet would otherwise run one OpenMP thread on a 2-core machine (it reserves a core).
 export OMP_NUM_THREADS ?= $(shell nproc)
 
-.PHONY: install data weights pretrained test test-slow reproduce-table3 figure2 benchmark train clean
+.PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff benchmark train clean
 
 install: $(VENV)/.installed
 
@@ -69,10 +69,10 @@ test-slow: data weights
 
 reproduce-table3: data weights
 	$(BIN)/python experiments/reproduce_table3.py --out-dir results
-	$(MAKE) --no-print-directory figure2
+	$(MAKE) --no-print-directory tradeoff
 
-figure2: install
-	$(BIN)/python experiments/plot_figure2.py --table3 results/table3.csv --out results/figure2.png
+tradeoff: install
+	$(BIN)/python experiments/plot_tradeoff.py --table3 results/table3.csv --out results/tradeoff.png
 
 benchmark: data weights
 	$(BIN)/python experiments/benchmark.py --out results/benchmark.md

@@ -23,10 +23,11 @@ os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
 
 import mxnet as mx  # noqa: E402
 
-from gluon_pydmn import benchmark, configure_cpu  # noqa: E402
+from gluon_pydmn import configure_cpu
+from gluon_pydmn.reproduce import benchmark  # noqa: E402
 from gluon_pydmn.data import CIFAR10, normalize_images  # noqa: E402
 from gluon_pydmn.model_zoo import MODEL_CFGS  # noqa: E402
-from gluon_pydmn.paper import load_paper_tables  # noqa: E402
+from gluon_pydmn.reproduce.paper import load_paper_tables  # noqa: E402
 from gluon_pydmn.utils import atomic_path, command_line  # noqa: E402
 
 REFERENCE = 'mobilenet_56_1'  # per-MAC training cost is compared with this model's

@@ -16,8 +16,8 @@ os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
 
 import mxnet as mx  # noqa: E402
 
-from gluon_pydmn import table3  # noqa: E402
-from gluon_pydmn.paper import load_paper_tables  # noqa: E402
+from gluon_pydmn.reproduce import table3  # noqa: E402
+from gluon_pydmn.reproduce.paper import load_paper_tables  # noqa: E402
 from gluon_pydmn.utils import atomic_path, cache_dir, command_line  # noqa: E402
 
 PROTOCOL = """\

@@ -23,7 +23,7 @@ from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.catalog import LABEL_SETS, MODEL_CFGS
 from gluon_pydmn.data import get_dataset
 from gluon_pydmn.model_zoo import get_model
-from gluon_pydmn.paper import load_paper_tables, table3_error
+from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.train import TrainConfig, history_markdown, train
 from gluon_pydmn.utils import atomic_path, command_line
 

@@ -81,7 +81,7 @@ class TrainConfig:
 
     @classmethod
     def from_paper(cls, tables, **overrides):
-        """The schema transcribed in the paper's tables (:func:`gluon_pydmn.paper.load_paper_tables`)."""
+        """The schema transcribed in the paper's tables (:func:`gluon_pydmn.reproduce.paper.load_paper_tables`)."""
         schema = tables['training_schema']
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in schema.items() if k in fields}

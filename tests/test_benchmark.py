@@ -1,7 +1,8 @@
 """The benchmark helpers on a small model: rows carry real timings and checked logits."""
 import gluon_pydmn as g
-from gluon_pydmn import benchmark
-from gluon_pydmn.model_zoo import ModelCfg
+from gluon_pydmn.catalog import ModelCfg
+from gluon_pydmn.reproduce import benchmark
+from gluon_pydmn.reproduce.timing import ratio_quartiles, time_rounds
 
 
 def test_training_rows_time_ours_and_the_authors_graph(release_root):
@@ -32,7 +33,6 @@ def test_inference_rows_check_logits_before_timing(release_root, cifar10_test):
 
 
 def test_ratio_quartiles_pair_rounds():
-    from gluon_pydmn.timing import ratio_quartiles, time_rounds
     # round i of one contender against round i of the other, not the ratio of the medians
     assert ratio_quartiles([2.0, 4.0, 8.0, 16.0, 32.0], [1.0, 2.0, 4.0, 8.0, 16.0]) == (2.0, 2.0, 2.0)
     assert ratio_quartiles([1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5) == (3.0, 2.0, 4.0)

@@ -9,7 +9,7 @@ import gluon_pydmn as g
 from gluon_pydmn.convert import param_layers
 from gluon_pydmn.model_zoo import MODEL_CFGS
 from gluon_pydmn.pretrained import authors_graph, pretrained_cfg
-from gluon_pydmn.paper import load_paper_tables
+from gluon_pydmn.reproduce.paper import load_paper_tables
 
 from conftest import load_pretrained_quietly
 

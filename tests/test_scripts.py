@@ -10,7 +10,7 @@ import pytest
 import gluon_pydmn as g
 from gluon_pydmn.evaluate import LabelSetMismatchError
 from gluon_pydmn.model_zoo import MODEL_CFGS, load_trained
-from gluon_pydmn.paper import load_paper_tables, table3_error
+from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
 import evaluate as evaluate_script  # noqa: E402

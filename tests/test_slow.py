@@ -6,7 +6,7 @@ import gluon_pydmn as g
 from gluon_pydmn.deployment import deploy
 from gluon_pydmn.evaluate import evaluate
 from gluon_pydmn.model_zoo import MODEL_CFGS
-from gluon_pydmn.paper import load_paper_tables
+from gluon_pydmn.reproduce.paper import load_paper_tables
 
 from conftest import load_pretrained_quietly
 

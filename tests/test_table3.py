@@ -45,7 +45,7 @@ def test_paper_tables_location_is_required(monkeypatch, tmp_path):
 
 
 def test_table3_error_reads_the_papers_columns():
-    from gluon_pydmn.paper import load_paper_tables, table3_error
+    from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
     tables = load_paper_tables()
     assert table3_error(tables, 'PydMobileNet-Concat-56-0.75', 'cifar10') == 4.72
     assert table3_error(tables, 'PydMobileNet-Concat-56-0.75', 'cifar100-coarse') == 14.60

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gluon_pydmn as g
-from gluon_pydmn.paper import load_paper_tables, table3_error
+from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.evaluate import error_rate, predict
 from gluon_pydmn.train import CheckpointMismatchError, TrainConfig, mixup, train
 

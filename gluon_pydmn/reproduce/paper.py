@@ -7,7 +7,7 @@ The transcription is not part of this package: point ``path=`` or
 import json
 import os
 
-from .catalog import label_set as _label_set
+from ..catalog import label_set as _label_set
 
 __all__ = ['ENV_PAPER_TABLES', 'load_paper_tables', 'table3_error', 'GLUONCV_ROWS']
 

@@ -1,7 +1,7 @@
 """Speed measurements for Table 5's networks: training steps and inference, side by side.
 
 Each contender is timed in the same process, interleaved round by round
-(:func:`gluon_pydmn.timing.time_rounds`), because these machines are noisy: times are medians,
+(:func:`gluon_pydmn.reproduce.timing.time_rounds`), because these machines are noisy: times are medians,
 ratios are medians of the per-round ratios with their quartiles.
 """
 import os
@@ -11,12 +11,12 @@ import warnings
 import numpy as np
 from tqdm import tqdm
 
-from .catalog import MODEL_CFGS, ModelCfg
-from .counting import count_flops
-from .deployment import deploy
-from .export import OnnxModel, export_onnx
-from .model_zoo import CoarseLabelWarning, get_cifar_net, get_model
-from .pretrained import authors_graph
+from ..catalog import MODEL_CFGS, ModelCfg
+from ..counting import count_flops
+from ..deployment import deploy
+from ..export import OnnxModel, export_onnx
+from ..model_zoo import CoarseLabelWarning, get_cifar_net, get_model
+from ..pretrained import authors_graph
 from .timing import inference_fn, ratio_quartiles, time_rounds, train_step_fn
 
 __all__ = ['inference_rows', 'training_rows']

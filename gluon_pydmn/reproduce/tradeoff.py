@@ -1,4 +1,4 @@
-"""Figure 2, redrawn from this package's Table 3: test error against model size and cost.
+"""The trade-off plot, drawn from this package's Table 3: test error against model size and cost.
 
 One curve per network family and depth, whose points are the width multipliers
 (labelled with α), in four panels: CIFAR-10 and CIFAR-100 on its 20 coarse labels (the
@@ -10,10 +10,10 @@ import textwrap
 
 from matplotlib.figure import Figure
 
-from .model_zoo import FAMILIES, MODEL_CFGS
-from .utils import atomic_path
+from ..catalog import FAMILIES, MODEL_CFGS
+from ..utils import atomic_path
 
-__all__ = ['COSTS', 'ERRORS', 'tradeoff_curves', 'plot_figure2', 'save_figure']
+__all__ = ['COSTS', 'ERRORS', 'tradeoff_curves', 'plot_tradeoff', 'save_figure']
 
 # (Table 3 CSV column, axis label)
 COSTS = (('params_m', '#params (M)'), ('flops_m', 'FLOPs (M multiply-accumulates)'))
@@ -31,7 +31,7 @@ def tradeoff_curves(rows, error):
     Parameters
     ----------
     rows : list of dict
-        Rows as :func:`gluon_pydmn.table3.read_csv` returns them.
+        Rows as :func:`gluon_pydmn.reproduce.table3.read_csv` returns them.
     error : str
         The error column, e.g. ``'cifar10_error'``.
 
@@ -53,13 +53,13 @@ def tradeoff_curves(rows, error):
             for key, points in sorted(curves.items(), key=lambda kv: order[kv[0]])}
 
 
-def plot_figure2(rows, footer=None):
+def plot_tradeoff(rows, footer=None):
     """Draw the four panels of error against #params and FLOPs.
 
     Parameters
     ----------
     rows : list of dict
-        Table 3 rows (:func:`gluon_pydmn.table3.read_csv`).
+        Table 3 rows (:func:`gluon_pydmn.reproduce.table3.read_csv`).
     footer : str, optional
         Small text under the panels, e.g. the command that generated the figure.
 

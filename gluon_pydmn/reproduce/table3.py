@@ -20,14 +20,14 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from .counting import count_flops, count_params
-from .data import CIFAR10, CIFAR100
-from .evaluate import error_rate, predict
-from .catalog import LABEL_SETS, MODEL_CFGS
-from .model_zoo import CoarseLabelWarning, get_model
+from ..catalog import LABEL_SETS, MODEL_CFGS
+from ..counting import count_flops, count_params
+from ..data import CIFAR10, CIFAR100
+from ..evaluate import error_rate, predict
+from ..model_zoo import CoarseLabelWarning, get_model
+from ..pretrained import RELEASED_LABEL_SETS
+from ..utils import atomic_path
 from .paper import GLUONCV_ROWS
-from .pretrained import RELEASED_LABEL_SETS
-from .utils import atomic_path
 
 __all__ = ['COLUMNS', 'measure', 'build_rows', 'to_csv', 'read_csv', 'to_markdown']
 

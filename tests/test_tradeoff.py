@@ -1,4 +1,4 @@
-"""Figure 2: the Table 3 CSV reader and the plot drawn from it.
+"""The trade-off plot: the Table 3 CSV reader and the plot drawn from it.
 
 The rows are the committed results/table3.csv, which experiments/reproduce_table3.py wrote on
 a real run; every zoo model must appear in every panel at its own numbers.
@@ -10,9 +10,9 @@ import sys
 import pytest
 from PIL import Image
 
-from gluon_pydmn import table3
-from gluon_pydmn.model_zoo import FAMILIES, MODEL_CFGS
-from gluon_pydmn.plotting import COSTS, ERRORS, plot_figure2, tradeoff_curves
+from gluon_pydmn.catalog import FAMILIES, MODEL_CFGS
+from gluon_pydmn.reproduce import table3
+from gluon_pydmn.reproduce.tradeoff import COSTS, ERRORS, plot_tradeoff, tradeoff_curves
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE3_CSV = os.path.join(ROOT, 'results', 'table3.csv')
@@ -25,7 +25,7 @@ def rows():
 
 @pytest.fixture(scope='module')
 def figure(rows):
-    return plot_figure2(rows, footer='footer text')
+    return plot_tradeoff(rows, footer='footer text')
 
 
 def test_read_csv_inverts_to_csv(rows):
@@ -82,15 +82,15 @@ def test_every_zoo_model_is_plotted_at_its_numbers(name, rows, figure):
 def test_rows_without_errors_are_refused(rows):
     empty = [dict(r, cifar100_coarse_error=None) for r in rows]
     with pytest.raises(ValueError, match="cifar100_coarse_error.*make reproduce-table3"):
-        plot_figure2(empty)
+        plot_tradeoff(empty)
 
 
 def test_plot_script_writes_png_with_its_command(tmp_path, monkeypatch):
     out = tmp_path / 'fig.png'
     args = ['--table3', TABLE3_CSV, '--out', str(out)]
-    monkeypatch.setattr(sys, 'argv', ['experiments/plot_figure2.py'] + args)
-    runpy.run_path(os.path.join(ROOT, 'experiments', 'plot_figure2.py'), run_name='__main__')
+    monkeypatch.setattr(sys, 'argv', ['experiments/plot_tradeoff.py'] + args)
+    runpy.run_path(os.path.join(ROOT, 'experiments', 'plot_tradeoff.py'), run_name='__main__')
     image = Image.open(str(out))
     assert image.format == 'PNG' and image.size == (1320, 1020)
-    assert 'plot_figure2.py --table3 %s --out %s' % (TABLE3_CSV, out) in image.info['Description']
+    assert 'plot_tradeoff.py --table3 %s --out %s' % (TABLE3_CSV, out) in image.info['Description']
     assert [p.name for p in tmp_path.iterdir()] == ['fig.png']  # no temporary file left behind
