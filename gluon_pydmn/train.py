@@ -16,6 +16,7 @@ of the uninterrupted one.
 import csv
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -24,13 +25,16 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
+from .counting import count_params
 from .data import normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
 from .utils import atomic_path, context_list
 
-__all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'CheckpointMismatchError']
+__all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'run_result', 'read_run',
+           'CheckpointMismatchError']
 
 STATE_FILE = 'state.json'
+RUN_FILE = 'run.json'
 
 
 class CheckpointMismatchError(ValueError):
@@ -56,6 +60,9 @@ class TrainConfig:
         Train the last epochs without mixup.
     seed : int
         Seeds each epoch's shuffling, augmentation and mixup.
+    schedule_scale : float
+        1 for the schema as given; set by :meth:`compressed`, which scales the paper's epochs,
+        decay epochs and mixup-free span by it.
     """
     epochs: int = 320
     batch_size: int = 128
@@ -68,6 +75,7 @@ class TrainConfig:
     mixup_alpha: float = 1.0
     mixup_off_last_epochs: int = 20
     seed: int = 0
+    schedule_scale: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, 'lr_decay_epochs', tuple(int(e) for e in self.lr_decay_epochs))
@@ -75,7 +83,7 @@ class TrainConfig:
             if int(getattr(self, name)) < 1:
                 raise ValueError('%s must be at least 1, got %r' % (name, getattr(self, name)))
         for name in ('learning_rate', 'momentum', 'weight_decay', 'lr_decay', 'mixup_alpha',
-                     'mixup_off_last_epochs'):
+                     'mixup_off_last_epochs', 'schedule_scale'):
             if getattr(self, name) < 0:
                 raise ValueError('%s must be >= 0, got %r' % (name, getattr(self, name)))
 
@@ -87,6 +95,44 @@ class TrainConfig:
         values = {k: v for k, v in schema.items() if k in fields}
         values.update(overrides)
         return cls(**values)
+
+    @classmethod
+    def compressed(cls, scale, **overrides):
+        """The paper's schema with its length scaled by ``scale`` (e.g. 0.1: 32 epochs).
+
+        The number of epochs, the decay epochs and the mixup-free span are all multiplied by
+        ``scale`` and rounded to whole epochs (halves up), so a short run still decays its
+        learning rate at the same fractions of training and still ends without mixup.
+
+        Examples
+        --------
+        >>> c = TrainConfig.compressed(0.1)
+        >>> c.epochs, c.lr_decay_epochs, c.mixup_off_last_epochs
+        (32, (15, 23), 2)
+        """
+        if not 0 < scale <= 1:
+            raise ValueError('schedule scale must be in (0, 1], got %r' % (scale,))
+        paper = cls()
+        scaled = lambda n: max(1, int(math.floor(n * scale + 0.5)))  # noqa: E731
+        values = dict(epochs=scaled(paper.epochs),
+                      lr_decay_epochs=tuple(scaled(e) for e in paper.lr_decay_epochs),
+                      mixup_off_last_epochs=scaled(paper.mixup_off_last_epochs),
+                      schedule_scale=float(scale))
+        values.update(overrides)
+        return cls(**values)
+
+    def describe(self):
+        """One sentence on the schema's length: the paper's, compressed, or custom."""
+        paper = TrainConfig(seed=self.seed)
+        length = ('%d epochs, learning rate x%g at epochs %s, mixup off for the last %d'
+                  % (self.epochs, self.lr_decay, ', '.join(map(str, self.lr_decay_epochs)),
+                     self.mixup_off_last_epochs if self.mixup_alpha > 0 else self.epochs))
+        if self.schedule_scale != 1:
+            return "the paper's schema compressed to %g of its length (%s)" % (
+                self.schedule_scale, length)
+        if self == paper:
+            return "the paper's full schema (%s)" % length
+        return 'a custom schema (%s)' % length
 
     def learning_rate_at(self, epoch):
         """Learning rate of (0-based) ``epoch``."""
@@ -142,6 +188,8 @@ class _Checkpoint:
             raise CheckpointMismatchError(
                 '%s holds a checkpoint of another network (%s); train into another folder or '
                 'delete it to start over' % (self.out_dir, state.get('model')))
+        # fields added to TrainConfig since the checkpoint was written take their defaults
+        state['config'] = dict(_jsonable(TrainConfig()), **state['config'])
         if state['config'] != _jsonable(config):
             raise CheckpointMismatchError(
                 '%s holds a checkpoint trained with another schema (%s, now %s); train into '
@@ -173,6 +221,23 @@ def _jsonable(config):
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+def run_result(history):
+    """The last and the best epoch of a run's history.
+
+    Returns
+    -------
+    dict
+        ``last_epoch``, ``last_error``, ``best_epoch`` and ``best_error`` (test error in
+        percent; the earliest epoch wins a tie). The authors' notebook reported the best
+        epoch's accuracy; the last epoch is what ``final.params`` holds.
+    """
+    if not history:
+        raise ValueError('the run has no finished epoch yet')
+    best = min(history, key=lambda r: (float(r['test_error']), int(r['epoch'])))
+    return {'last_epoch': int(history[-1]['epoch']), 'last_error': float(history[-1]['test_error']),
+            'best_epoch': int(best['epoch']), 'best_error': float(best['test_error'])}
+
+
 def history_markdown(history):
     """A markdown table of :func:`train`'s per-epoch rows."""
     lines = ['| epoch | lr | mixup | train loss | test error (%) | seconds |',
@@ -183,7 +248,36 @@ def history_markdown(history):
     return '\n'.join(lines) + '\n'
 
 
-def _write_history(out_dir, history):
+def _write_run(out_dir, net, train_set, config, model_name):
+    """``run.json``: what the run is (network, data, schema), kept when the run is finished
+    and its checkpoint state removed, e.g. for :mod:`gluon_pydmn.figure2`."""
+    run = {'model': model_name, 'label_set': getattr(train_set, 'label_set', None),
+           'train_images': len(train_set), 'params': count_params(net),
+           'config': _jsonable(config), 'schema': config.describe()}
+    with atomic_path(os.path.join(out_dir, RUN_FILE)) as tmp, open(tmp, 'w') as f:
+        json.dump(run, f, indent=1)
+
+
+def read_run(out_dir):
+    """A run folder's ``run.json`` and ``history.csv`` as ``(run, history)``.
+
+    ``history`` is a list of dicts with numeric ``epoch``, ``lr``, ``train_loss``,
+    ``test_error`` and ``seconds`` and boolean ``mixup``.
+    """
+    paths = [os.path.join(out_dir, name) for name in (RUN_FILE, 'history.csv')]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError('%s is missing: is %s a run folder of experiments/train.py '
+                                    '(one finished epoch at least)?' % (path, out_dir))
+    with open(paths[0]) as f:
+        run = json.load(f)
+    with open(paths[1], newline='') as f:
+        history = [{k: (v == 'True' if k == 'mixup' else int(v) if k == 'epoch' else float(v))
+                    for k, v in row.items()} for row in csv.DictReader(f)]
+    return run, history
+
+
+def _write_history(out_dir, history, title=None):
     with atomic_path(os.path.join(out_dir, 'history.csv')) as tmp:
         with open(tmp, 'w', newline='') as f:
             writer = csv.DictWriter(f, fieldnames=list(history[0]))
@@ -196,6 +290,8 @@ def _write_history(out_dir, history):
         curves.update([row['test_error'] / 100.0])
     tmp = os.path.join(out_dir, '.history.tmp.png')  # savefig picks the format by extension
     plt.figure(figsize=(6, 4))
+    if title:
+        plt.title(title, fontsize=8)
     try:
         curves.plot(y_lim=(0, max(0.5, max(r['test_error'] for r in history) / 100.0)),
                     save_path=tmp)
@@ -274,6 +370,8 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     else:
         state = {'model': model_name, 'architecture': architecture, 'config': _jsonable(config),
                  'epoch': 0, 'history': []}
+    _write_run(out_dir, net, train_set, config, model_name)
+    title = '%s: %s' % (model_name or type(net).__name__, config.describe())
     net.hybridize(static_alloc=True, static_shape=True)
     steps = len(train_set) // config.batch_size
     if steps == 0:
@@ -309,7 +407,7 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
                'seconds': round(time.time() - start, 1)}
         state = dict(state, epoch=epoch + 1, history=state['history'] + [row])
         checkpoint.save(net, trainer, state)
-        _write_history(out_dir, state['history'])
+        _write_history(out_dir, state['history'], title)
         if on_epoch_end is not None:
             on_epoch_end(state['history'])
         log('epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'

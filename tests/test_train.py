@@ -2,6 +2,7 @@
 import json
 import os
 import sys
+import warnings
 
 import mxnet as mx
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 import gluon_pydmn as g
 from gluon_pydmn.paper import load_paper_tables, table3_error
 from gluon_pydmn.evaluate import error_rate, predict
-from gluon_pydmn.train import CheckpointMismatchError, TrainConfig, mixup, train
+from gluon_pydmn.train import (CheckpointMismatchError, TrainConfig, mixup, read_run, run_result,
+                               train)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
 import train as train_script  # noqa: E402
@@ -35,6 +37,34 @@ def test_learning_rate_and_mixup_schedule():
         [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
     assert c.mixup_at(299) and not c.mixup_at(300)
     assert not TrainConfig(mixup_alpha=0).mixup_at(0)
+
+
+def test_compressed_schema_scales_epochs_decays_and_mixup_together():
+    c = TrainConfig.compressed(0.1)
+    assert (c.epochs, c.lr_decay_epochs, c.mixup_off_last_epochs) == (32, (15, 23), 2)
+    assert [c.learning_rate_at(e) for e in (0, 14, 15, 22, 23, 31)] == pytest.approx(
+        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert c.mixup_at(29) and not c.mixup_at(30)
+    assert c.describe().startswith("the paper's schema compressed to 0.1 of its length (32 epochs")
+    assert TrainConfig.compressed(1.0) == TrainConfig(schedule_scale=1.0)
+    assert TrainConfig().describe().startswith("the paper's full schema (320 epochs")
+    assert TrainConfig(epochs=12).describe().startswith('a custom schema (12 epochs')
+    assert TrainConfig.compressed(0.5, learning_rate=0.05).learning_rate == 0.05
+    for bad in (0, -0.1, 1.5):
+        with pytest.raises(ValueError, match='schedule scale'):
+            TrainConfig.compressed(bad)
+
+
+def test_run_result_gives_last_and_earliest_best_epoch():
+    history = [{'epoch': 1, 'test_error': 30.0}, {'epoch': 2, 'test_error': 20.5},
+               {'epoch': 3, 'test_error': 25.0}, {'epoch': 4, 'test_error': 20.5},
+               {'epoch': 5, 'test_error': 22.0}]
+    assert run_result(history) == {'last_epoch': 5, 'last_error': 22.0,
+                                   'best_epoch': 2, 'best_error': 20.5}
+    assert run_result(history[:1]) == {'last_epoch': 1, 'last_error': 30.0,
+                                       'best_epoch': 1, 'best_error': 30.0}
+    with pytest.raises(ValueError, match='no finished epoch'):
+        run_result([])
 
 
 @pytest.mark.parametrize('bad', [dict(epochs=0), dict(batch_size=0), dict(learning_rate=-1),
@@ -138,7 +168,11 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
     assert 'train.py --model mobilenet_29_0.5' in summary and '128 training images' in summary
     assert '2 of 2 epochs done' in summary
     paper = table3_error(load_paper_tables(), 'MobileNet-29-0.5', 'cifar10')
-    assert paper == 8.63 and "The paper's Table 3 gives 8.63% test error" in summary
+    assert paper == 8.63 and "The paper's Table 3 gives 8.63% for this network" in summary
+    result = run_result(history)
+    assert ('Test error: %.2f%% at the last epoch (2), %.2f%% at the best epoch (%d).'
+            % (history[-1]['test_error'], result['best_error'], result['best_epoch'])) in summary
+    assert "Schema: a custom schema (2 epochs" in summary
     for row in history:
         assert '| %d | 0.1 | no | %.4f | %.2f |' % (row['epoch'], row['train_loss'],
                                                    row['test_error']) in summary
@@ -231,3 +265,49 @@ def test_train_script_rejects_bad_gpu_ids(capsys):
         assert 'distinct comma-separated GPU ids' in capsys.readouterr().err
     assert train_script.parse_args(['--model', 'mobilenet_29_0.5', '--gpus', '0,1']).gpus == [0, 1]
     assert train_script.parse_args(['--model', 'mobilenet_29_0.5']).gpus == []
+
+
+def test_train_script_compresses_the_schema_and_says_so(data_root, tmp_path):
+    out = str(tmp_path / 'run')
+    history = train_script.main(['--model', 'mobilenet_29_0.5', '--data-root', data_root,
+                                 '--out', out, '--schedule-scale', '0.01', '--batch-size', '64',
+                                 '--limit-train', '128', '--no-progress'])
+    # 320, 150, 225 and 20 epochs scaled by 0.01: 3 epochs, decays at 2 and 2, last epoch unmixed
+    assert [(r['epoch'], r['mixup']) for r in history] == [(1, True), (2, True), (3, False)]
+    assert [r['lr'] for r in history] == pytest.approx([0.1, 0.1, 0.001])
+    run, saved = read_run(out)
+    assert [r['epoch'] for r in saved] == [1, 2, 3]
+    assert [r['test_error'] for r in saved] == pytest.approx([r['test_error'] for r in history])
+    assert run['model'] == 'mobilenet_29_0.5' and run['label_set'] == 'cifar10'
+    assert run['train_images'] == 128 and run['params'] == g.count_params(g.get_model('mobilenet_29_0.5'))
+    assert run['config']['schedule_scale'] == 0.01 and run['config']['epochs'] == 3
+    with open(os.path.join(out, 'summary.md')) as f:
+        assert "Schema: the paper's schema compressed to 0.01 of its length (3 epochs" in f.read()
+
+
+def test_train_script_warns_when_epochs_leave_the_decays_behind(data_root, tmp_path):
+    args = ['--model', 'mobilenet_29_0.5', '--data-root', data_root, '--out', str(tmp_path),
+            '--epochs', '1', '--batch-size', '64', '--limit-train', '64', '--no-progress']
+    with pytest.warns(UserWarning, match='--schedule-scale 0.003125'):
+        train_script.main(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        train_script.make_config(train_script.parse_args(args + ['--lr-decay-epochs', '1']))
+        train_script.make_config(train_script.parse_args(args[:6]))
+
+
+def test_checkpoint_from_before_a_new_schema_field_resumes(tiny_data, tmp_path):
+    """A run folder written before ``TrainConfig`` gained a field resumes with its default."""
+    config = TrainConfig(**TINY)
+    train(_net(), *tiny_data, str(tmp_path), config, stop_after=1, progress=False)
+    path = tmp_path / 'state.json'
+    state = json.loads(path.read_text())
+    del state['config']['schedule_scale']
+    path.write_text(json.dumps(state))
+    history = train(_net(), *tiny_data, str(tmp_path), config, progress=False)
+    assert [r['epoch'] for r in history] == [1, 2]
+
+
+def test_read_run_names_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match='run.json is missing'):
+        read_run(str(tmp_path))
