@@ -31,7 +31,7 @@ from .evaluate import error_rate, predict
 from .utils import atomic_path, context_list
 
 __all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'run_result', 'read_run',
-           'CheckpointMismatchError']
+           'read_history', 'CheckpointMismatchError']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'
@@ -258,23 +258,27 @@ def _write_run(out_dir, net, train_set, config, model_name):
         json.dump(run, f, indent=1)
 
 
-def read_run(out_dir):
-    """A run folder's ``run.json`` and ``history.csv`` as ``(run, history)``.
+def read_history(out_dir):
+    """A run folder's ``history.csv``: one dict per finished epoch, with numeric ``epoch``,
+    ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup``."""
+    path = os.path.join(out_dir, 'history.csv')
+    if not os.path.isfile(path):
+        raise FileNotFoundError('%s is missing: is %s a run folder of experiments/train.py with '
+                                'one finished epoch at least?' % (path, out_dir))
+    with open(path, newline='') as f:
+        return [{k: (v == 'True' if k == 'mixup' else int(v) if k == 'epoch' else float(v))
+                 for k, v in row.items()} for row in csv.DictReader(f)]
 
-    ``history`` is a list of dicts with numeric ``epoch``, ``lr``, ``train_loss``,
-    ``test_error`` and ``seconds`` and boolean ``mixup``.
-    """
-    paths = [os.path.join(out_dir, name) for name in (RUN_FILE, 'history.csv')]
-    for path in paths:
-        if not os.path.isfile(path):
-            raise FileNotFoundError('%s is missing: is %s a run folder of experiments/train.py '
-                                    '(one finished epoch at least)?' % (path, out_dir))
-    with open(paths[0]) as f:
-        run = json.load(f)
-    with open(paths[1], newline='') as f:
-        history = [{k: (v == 'True' if k == 'mixup' else int(v) if k == 'epoch' else float(v))
-                    for k, v in row.items()} for row in csv.DictReader(f)]
-    return run, history
+
+def read_run(out_dir):
+    """A run folder's ``run.json`` and history (:func:`read_history`) as ``(run, history)``."""
+    history = read_history(out_dir)
+    path = os.path.join(out_dir, RUN_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError('%s is missing: the run folder %s was written by an older version '
+                                'of train(); resuming it writes the file' % (path, out_dir))
+    with open(path) as f:
+        return json.load(f), history
 
 
 def _write_history(out_dir, history, title=None):

@@ -309,5 +309,5 @@ def test_checkpoint_from_before_a_new_schema_field_resumes(tiny_data, tmp_path):
 
 
 def test_read_run_names_what_is_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match='run.json is missing'):
+    with pytest.raises(FileNotFoundError, match='history.csv is missing'):
         read_run(str(tmp_path))
