@@ -126,8 +126,31 @@ def test_interrupted_training_resumes_where_it_stopped(tiny_data, tmp_path):
     assert [r['epoch'] for r in resumed] == [1, 2]
     expected = _params(whole)
     for name, value in _params(resumed_net).items():
-        assert np.abs(value - expected[name]).max() <= 1e-4, name
-    assert resumed[1]['test_error'] == pytest.approx(history[1]['test_error'], abs=100 / 64 + 1e-9)
+        assert np.abs(value - expected[name]).max() <= 1e-6, name
+    assert resumed[1]['test_error'] == history[1]['test_error']
+
+
+def test_resume_is_exact_under_the_papers_schema(data_root, tmp_path):
+    """lr 0.1, batch 128, mixup, a zoo network: testing after epoch 1 must not change epoch 2.
+
+    (Testing the training network itself, rather than a copy, made the uninterrupted run drift
+    from the resumed one by about 1e-2 here.)"""
+    data = (g.CIFAR10(data_root, train=True).subset(512), g.CIFAR10(data_root, train=False).subset(256))
+    config = TrainConfig(epochs=2)
+
+    def zoo_net():
+        mx.random.seed(0)
+        return g.get_model('mobilenet_29_0.5', fast=True)
+    whole = zoo_net()
+    history = train(whole, *data, str(tmp_path / 'whole'), config, progress=False)
+    train(zoo_net(), *data, str(tmp_path / 'parts'), config, progress=False, stop_after=1)
+    resumed = zoo_net()
+    resumed_history = train(resumed, *data, str(tmp_path / 'parts'), config, progress=False)
+    expected = _params(whole)
+    worst = max((float(np.abs(value - expected[name]).max()), name)
+                for name, value in _params(resumed).items())
+    assert worst[0] <= 1e-6, 'resumed run differs from the uninterrupted one: %g in %s' % worst
+    assert resumed_history == [dict(r, seconds=q['seconds']) for r, q in zip(history, resumed_history)]
 
 
 def test_checkpoint_of_another_run_is_refused(tiny_data, tmp_path):
