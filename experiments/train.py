@@ -41,6 +41,16 @@ def _gpu_ids(text):
     return ids
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError('expected a whole number of at least 1, got %r' % text)
+    return value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', required=True, help='zoo name, e.g. pydmobilenet_concat_56_0.75')
@@ -63,8 +73,9 @@ def parse_args(argv=None):
     p.add_argument('--mixup-off-last-epochs', type=int,
                    help='default %d' % DEFAULTS.mixup_off_last_epochs)
     p.add_argument('--seed', type=int, default=DEFAULTS.seed)
-    p.add_argument('--limit-train', type=int, help='train on the first N training images only')
-    p.add_argument('--stop-after', type=int, help='stop after N epochs (resume later)')
+    p.add_argument('--limit-train', type=_positive_int,
+                   help='train on the first N training images only')
+    p.add_argument('--stop-after', type=_positive_int, help='stop after N epochs (resume later)')
     p.add_argument('--gpus', type=_gpu_ids, default=[],
                    help='comma-separated GPU ids, e.g. 0 or 0,1: each batch is split across them '
                         '(untested here); default CPU')

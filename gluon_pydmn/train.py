@@ -15,9 +15,11 @@ of the uninterrupted one.
 """
 import csv
 import dataclasses
+import fcntl
 import json
 import math
 import os
+import tempfile
 import time
 
 import mxnet as mx
@@ -31,14 +33,28 @@ from .evaluate import error_rate, predict
 from .utils import atomic_path, context_list
 
 __all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'run_result', 'read_run',
-           'read_history', 'CheckpointMismatchError']
+           'read_history', 'CheckpointMismatchError', 'CheckpointError', 'TrainingDivergedError',
+           'RunFolderBusyError']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'
+FINAL_FILE = 'final.params'
 
 
 class CheckpointMismatchError(ValueError):
-    """The output folder holds a checkpoint of another network or schema."""
+    """The output folder holds a checkpoint of another network, label set or schema."""
+
+
+class CheckpointError(RuntimeError):
+    """A run folder's checkpoint files are unreadable, truncated or missing."""
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite; the last finished epoch's checkpoint is kept."""
+
+
+class RunFolderBusyError(RuntimeError):
+    """Another process is training into the same run folder."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,23 +195,53 @@ class _Checkpoint:
         self.out_dir = out_dir
         self.state_path = os.path.join(out_dir, STATE_FILE)
 
-    def load(self, config, architecture):
+    def load(self, config, run):
+        """The saved state if the folder holds a checkpoint, after checking that it is one of
+        the same ``run`` (model, label set, training images, architecture) and ``config``."""
         if not os.path.isfile(self.state_path):
             return None
-        with open(self.state_path) as f:
-            state = json.load(f)
-        if state['architecture'] != architecture:
-            raise CheckpointMismatchError(
-                '%s holds a checkpoint of another network (%s); train into another folder or '
-                'delete it to start over' % (self.out_dir, state.get('model')))
-        # fields added to TrainConfig since the checkpoint was written take their defaults
+        try:
+            with open(self.state_path) as f:
+                state = json.load(f)
+            state['epoch'], state['history'], state['config'], state['architecture']
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(
+                'cannot read the checkpoint index %s (%s: %s): restore it, or delete %s to start '
+                'over' % (self.state_path, type(e).__name__, e, self.out_dir)) from None
+        # entries added since the checkpoint was written take the run's values / the defaults
+        for key in ('label_set', 'train_images'):
+            state.setdefault(key, run[key])
         state['config'] = dict(_jsonable(TrainConfig()), **state['config'])
+        differences = ['%s %s, now %s' % (what, _short(state.get(key)), _short(run[key]))
+                       for key, what in (('model', 'network'), ('label_set', 'label set'),
+                                         ('train_images', 'training images'))
+                       if None not in (state.get(key), run[key]) and state.get(key) != run[key]]
+        if state['architecture'] != run['architecture'] and not differences:
+            differences.append('another architecture (parameter names or shapes: e.g. %s)'
+                               % _first_difference(state['architecture'], run['architecture']))
         if state['config'] != _jsonable(config):
+            differences.append('schema ' + _config_difference(state['config'], _jsonable(config)))
+        if differences:
             raise CheckpointMismatchError(
-                '%s holds a checkpoint trained with another schema (%s, now %s); train into '
-                'another folder or delete it to start over'
-                % (self.out_dir, state['config'], _jsonable(config)))
+                '%s holds a checkpoint of another run (%s); train into another folder or delete '
+                'it to start over' % (self.out_dir, '; '.join(differences)))
         return state
+
+    def restore(self, net, trainer, state, contexts):
+        """Load the parameters and optimizer state that ``state`` names."""
+        for key, load in (('params', lambda path: net.load_parameters(path, ctx=contexts)),
+                          ('states', trainer.load_states)):
+            path = os.path.join(self.out_dir, state.get(key, '?'))
+            if not os.path.isfile(path):
+                raise CheckpointError('%s names %s, which is missing: restore it, or delete %s '
+                                      'to start over' % (self.state_path, path, self.out_dir))
+            try:
+                load(path)
+            except Exception as e:  # MXNet raises MXNetError/AssertionError/ValueError here
+                raise CheckpointError(
+                    'cannot load %s (%s): the file is truncated or damaged; restore it, or '
+                    'delete %s to start over' % (path, str(e).strip().splitlines()[0] if str(e)
+                                                 else type(e).__name__, self.out_dir)) from None
 
     def save(self, net, trainer, state):
         epoch = state['epoch']
@@ -212,9 +258,35 @@ class _Checkpoint:
         for name in old - set(files.values()):
             os.remove(os.path.join(self.out_dir, name))
 
+    def finish(self, net, state):
+        """Write ``final.params``; keep ``state.json`` (now naming it) and drop the epoch's
+        params and optimizer state, which a finished run no longer needs."""
+        with atomic_path(os.path.join(self.out_dir, FINAL_FILE)) as tmp:
+            net.save_parameters(tmp)
+        with atomic_path(self.state_path) as tmp, open(tmp, 'w') as f:
+            json.dump(dict(state, params=FINAL_FILE, states=None), f, indent=1)
+        for name in self._files():
+            os.remove(os.path.join(self.out_dir, name))
+
     def _files(self):
         return {n for n in os.listdir(self.out_dir)
                 if n.startswith('epoch-') and n.endswith(('.params', '.states'))}
+
+
+def _short(value):
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _first_difference(saved, now):
+    for name in sorted(set(saved) | set(now)):
+        if saved.get(name) != now.get(name):
+            return '%s %s, now %s' % (name, saved.get(name), now.get(name))
+    return ''
+
+
+def _config_difference(saved, now):
+    return '(%s)' % ', '.join('%s=%s -> %s' % (k, saved.get(k), now.get(k))
+                              for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k))
 
 
 def _jsonable(config):
@@ -248,14 +320,19 @@ def history_markdown(history):
     return '\n'.join(lines) + '\n'
 
 
-def _write_run(out_dir, net, train_set, config, model_name):
-    """``run.json``: what the run is (network, data, schema), kept when the run is finished
-    and its checkpoint state removed, e.g. for :mod:`gluon_pydmn.figure2`."""
-    run = {'model': model_name, 'label_set': getattr(train_set, 'label_set', None),
-           'train_images': len(train_set), 'params': count_params(net),
-           'config': _jsonable(config), 'schema': config.describe()}
-    with atomic_path(os.path.join(out_dir, RUN_FILE)) as tmp, open(tmp, 'w') as f:
-        json.dump(run, f, indent=1)
+def _write_run(out_dir, net, run, config):
+    """``run.json``: what the run is (network, data, #params, schema); it stays when a finished
+    run's checkpoint files are removed (:func:`read_run`). An unchanged file is not rewritten."""
+    info = {'model': run['model'], 'label_set': run['label_set'],
+            'train_images': run['train_images'], 'params': count_params(net),
+            'config': _jsonable(config), 'schema': config.describe()}
+    path = os.path.join(out_dir, RUN_FILE)
+    if os.path.isfile(path):
+        with open(path) as f:
+            if f.read() == json.dumps(info, indent=1):
+                return
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(json.dumps(info, indent=1))
 
 
 def read_history(out_dir):
@@ -383,30 +460,107 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     if config.batch_size % len(contexts):
         raise ValueError('batch size %d does not split evenly across %d devices'
                          % (config.batch_size, len(contexts)))
-    classes = net.classes
-    os.makedirs(out_dir, exist_ok=True)
-    checkpoint = _Checkpoint(out_dir)
-    architecture = _architecture(net)
-    net.collect_params().reset_ctx(contexts)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
-                            {'learning_rate': config.learning_rate, 'momentum': config.momentum,
-                             'wd': config.weight_decay})
-    state = checkpoint.load(config, architecture)
-    if state is not None:
-        net.load_parameters(os.path.join(out_dir, state['params']), ctx=contexts)
-        trainer.load_states(os.path.join(out_dir, state['states']))
-        log('resuming %s after epoch %d of %d' % (out_dir, state['epoch'], config.epochs))
-    else:
-        state = {'model': model_name, 'architecture': architecture, 'config': _jsonable(config),
-                 'epoch': 0, 'history': []}
-    _write_run(out_dir, net, train_set, config, model_name)
-    title = '%s: %s' % (model_name or type(net).__name__, config.describe())
-    net.hybridize(static_alloc=True, static_shape=True)
-    tester = _EvaluationCopy(net, contexts[0])
+    classes = getattr(net, 'classes', None)
+    if not isinstance(classes, int):
+        raise TypeError('train() needs net.classes, the number of outputs of %s'
+                        % type(net).__name__)
+    _check_labels(classes, train=train_set, test=test_set)
     steps = len(train_set) // config.batch_size
     if steps == 0:
         raise ValueError('the training set (%d images) is smaller than one batch of %d'
                          % (len(train_set), config.batch_size))
+    run = {'model': model_name, 'label_set': getattr(train_set, 'label_set', None),
+           'train_images': len(train_set), 'architecture': _architecture(net)}
+    os.makedirs(out_dir, exist_ok=True)
+    with _RunFolderLock(out_dir):
+        return _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, run,
+                      stop_after, progress, log, on_epoch_end)
+
+
+def _check_labels(classes, **datasets):
+    """Refuse labels that a network with ``classes`` outputs cannot predict."""
+    for role, dataset in datasets.items():
+        labels = np.asarray(dataset.labels)
+        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(
+                'the %s set (%s) has labels %d..%d, but the network has %d outputs: build it with '
+                'classes=%d (e.g. get_model(name, classes=%d)) or use the label set it was built for'
+                % (role, getattr(dataset, 'label_set', type(dataset).__name__), labels.min(),
+                   labels.max(), classes, labels.max() + 1, labels.max() + 1))
+
+
+class _RunFolderLock:
+    """An exclusive lock on a run folder (``flock`` on the folder itself, so nothing is
+    written), held while one process trains into it."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+
+    def __enter__(self):
+        self.fd = os.open(self.out_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise RunFolderBusyError(
+                '%s is in use by another training run (%s); wait for it to finish or train into '
+                'another folder' % (self.out_dir, _lock_holder(self.out_dir))) from None
+        return self
+
+    def __exit__(self, *exc_info):
+        os.close(self.fd)
+
+
+def _lock_holder(path):
+    """``process PID (command)`` holding an flock on ``path``, from ``/proc/locks`` (Linux)."""
+    inode = os.stat(path).st_ino
+    try:
+        with open('/proc/locks') as f:
+            for line in f:
+                fields = line.split()
+                if 'FLOCK' in fields and fields[5].rsplit(':', 1)[-1] == str(inode):
+                    pid = int(fields[4])
+                    with open('/proc/%d/cmdline' % pid, 'rb') as g:
+                        command = g.read().replace(b'\0', b' ').decode(errors='replace').strip()
+                    return 'process %d: %s' % (pid, command)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 'holder unknown'
+
+
+def _check_writable(out_dir):
+    try:
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        raise PermissionError('cannot write into the run folder %s (%s): make it writable or '
+                              'train into another folder' % (out_dir, e.strerror or e)) from None
+
+
+def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, run, stop_after,
+           progress, log, on_epoch_end):
+    checkpoint = _Checkpoint(out_dir)
+    state = checkpoint.load(config, run)
+    final = os.path.join(out_dir, FINAL_FILE)
+    if state is not None and state['epoch'] == config.epochs and os.path.isfile(final):
+        log('%s is finished (%d of %d epochs): nothing to do' % (out_dir, state['epoch'],
+                                                                 config.epochs))
+        return state['history']
+    _check_writable(out_dir)
+    net.collect_params().reset_ctx(contexts)
+    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
+                            {'learning_rate': config.learning_rate, 'momentum': config.momentum,
+                             'wd': config.weight_decay})
+    if state is not None:
+        checkpoint.restore(net, trainer, state, contexts)
+        log('resuming %s after epoch %d of %d' % (out_dir, state['epoch'], config.epochs))
+    else:
+        state = dict(run, config=_jsonable(config), epoch=0, history=[])
+    state.update(label_set=run['label_set'], train_images=run['train_images'])
+    _write_run(out_dir, net, run, config)
+    title = '%s: %s' % (run['model'] or type(net).__name__, config.describe())
+    net.hybridize(static_alloc=True, static_shape=True)
+    tester = _EvaluationCopy(net, contexts[0])
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
     first = state['epoch']
     last = config.epochs if stop_after is None else min(config.epochs, first + stop_after)
@@ -428,6 +582,13 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
             autograd.backward(losses)
             trainer.step(config.batch_size)
             total += sum(float(l.sum().asscalar()) for l in losses) / config.batch_size
+            if not math.isfinite(total):
+                raise TrainingDivergedError(
+                    'training diverged in epoch %d at step %d of %d: the loss is %s (learning rate '
+                    '%g). Nothing of this epoch was saved; %s. Lower the learning rate or check '
+                    'the data.' % (epoch + 1, i + 1, steps, total, lr,
+                                   'the checkpoint of epoch %d in %s is kept' % (epoch, out_dir)
+                                   if epoch else 'no checkpoint was written'))
             bar.set_postfix(loss='%.3f' % (total / (i + 1)))
         _average_running_statistics(net)
         logits = predict(tester.refresh(net), test_set.images, batch_size=config.batch_size,
@@ -444,6 +605,5 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         log('epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
             % (epoch + 1, config.epochs, lr, row['train_loss'], test_error, row['seconds']))
     if state['epoch'] == config.epochs:
-        with atomic_path(os.path.join(out_dir, 'final.params')) as tmp:
-            net.save_parameters(tmp)
+        checkpoint.finish(net, state)
     return state['history']

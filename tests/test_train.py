@@ -1,6 +1,7 @@
 """Training: the paper's schema, mixup, checkpoints that resume exactly, and the CLI."""
 import json
 import os
+import subprocess
 import sys
 import warnings
 
@@ -11,7 +12,8 @@ import pytest
 import gluon_pydmn as g
 from gluon_pydmn.paper import load_paper_tables, table3_error
 from gluon_pydmn.evaluate import error_rate, predict
-from gluon_pydmn.train import (CheckpointMismatchError, TrainConfig, mixup, read_run, run_result,
+from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
+                               TrainConfig, TrainingDivergedError, mixup, read_run, run_result,
                                train)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
@@ -109,9 +111,8 @@ def test_interrupted_training_resumes_where_it_stopped(tiny_data, tmp_path):
     assert [(r['epoch'], r['lr'], r['mixup']) for r in history] == [
         (1, 0.01, True), (2, pytest.approx(0.001), False)]
     assert all(np.isfinite(r['train_loss']) and 0 <= r['test_error'] <= 100 for r in history)
-    files = set(os.listdir(tmp_path / 'whole'))
-    assert {'state.json', 'epoch-0002.params', 'epoch-0002.states', 'history.csv',
-            'history.png', 'final.params'} <= files and 'epoch-0001.params' not in files
+    files = set(os.listdir(tmp_path / 'whole'))  # finished: the epoch checkpoints are dropped
+    assert files == {'state.json', 'run.json', 'history.csv', 'history.png', 'final.params'}
 
     run = str(tmp_path / 'parts')
     reports = []
@@ -156,11 +157,146 @@ def test_resume_is_exact_under_the_papers_schema(data_root, tmp_path):
 def test_checkpoint_of_another_run_is_refused(tiny_data, tmp_path):
     config = TrainConfig(**dict(TINY, epochs=1))
     train(_net(), *tiny_data, str(tmp_path), config, progress=False)
-    with pytest.raises(CheckpointMismatchError, match='another network'):
+    with pytest.raises(CheckpointMismatchError, match='another architecture'):
         train(_net('mobilenet'), *tiny_data, str(tmp_path), config, progress=False)
-    with pytest.raises(CheckpointMismatchError, match='another schema'):
+    with pytest.raises(CheckpointMismatchError, match=r'schema \(epochs=1 -> 3'):
         train(_net(), *tiny_data, str(tmp_path), TrainConfig(**dict(TINY, epochs=3)),
               progress=False)
+    with pytest.raises(CheckpointMismatchError, match='training images 128, now 96'):
+        train(_net(), tiny_data[0].subset(96), tiny_data[1], str(tmp_path), config,
+              progress=False)
+
+
+def test_same_network_on_another_label_set_names_the_label_set(data_root, tmp_path):
+    config = TrainConfig(**dict(TINY, epochs=1))
+    fine = g.CIFAR100(data_root, train=True, label_mode='fine').subset(64)
+    coarse = g.CIFAR100(data_root, train=True, label_mode='coarse').subset(64)
+    test = g.CIFAR100(data_root, train=False, label_mode='coarse').subset(32)
+    mx.random.seed(0)
+    train(g.get_cifar_net('mobilenet', 11, 0.25, classes=100), coarse, test, str(tmp_path),
+          config, progress=False, model_name='mobilenet_11_0.25')
+    with pytest.raises(CheckpointMismatchError,
+                       match="label set 'cifar100-coarse', now 'cifar100-fine'"):
+        train(g.get_cifar_net('mobilenet', 11, 0.25, classes=100), fine, test, str(tmp_path),
+              config, progress=False, model_name='mobilenet_11_0.25')
+
+
+def test_labels_the_network_cannot_predict_are_refused(data_root, tmp_path):
+    fine = g.CIFAR100(data_root, train=True, label_mode='fine').subset(64)
+    test = g.CIFAR100(data_root, train=False, label_mode='fine').subset(32)
+    with pytest.raises(ValueError, match=r'the train set \(cifar100-fine\) has labels 0\.\.\d+, '
+                                         r'but the network has 10 outputs'):
+        train(_net(), fine, test, str(tmp_path / 'run'), TrainConfig(**TINY), progress=False)
+    assert not os.path.exists(tmp_path / 'run')
+
+
+def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path,
+                                                                    monkeypatch):
+    from gluon_pydmn import train as train_module
+    run = str(tmp_path)
+    train(_net(), *tiny_data, run, TrainConfig(**TINY), stop_after=1, progress=False)
+    good = _params_file(run, 'epoch-0001.params')
+
+    def poisoned_mixup(x, *args):  # as after a too-large step: the loss turns NaN
+        mixed, soft = mixup(x, *args)
+        return mixed * float('nan'), soft
+    monkeypatch.setattr(train_module, 'mixup', poisoned_mixup)
+    with pytest.raises(TrainingDivergedError,
+                       match=r'epoch 2 at step 1 of 4: the loss is nan.*checkpoint of epoch 1'):
+        train(_net(), *tiny_data, run, TrainConfig(**TINY), progress=False)
+    state = json.loads((tmp_path / 'state.json').read_text())
+    assert state['epoch'] == 1 and len(state['history']) == 1
+    assert _params_file(run, 'epoch-0001.params') == good
+    assert not os.path.exists(os.path.join(run, 'final.params'))
+
+
+def _params_file(run, name):
+    with open(os.path.join(run, name), 'rb') as f:
+        return f.read()
+
+
+def test_a_run_folder_in_use_is_refused_naming_the_holder(tiny_data, tmp_path):
+    from gluon_pydmn.train import _RunFolderLock
+    with _RunFolderLock(str(tmp_path)):
+        with pytest.raises(RunFolderBusyError, match='process %d' % os.getpid()):
+            train(_net(), *tiny_data, str(tmp_path), TrainConfig(**TINY), progress=False)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """Make a folder read-only even for root (the immutable attribute)."""
+    folders = []
+
+    def make(path):
+        subprocess.run(['chattr', '+i', str(path)], check=True)
+        folders.append(path)
+    yield make
+    for path in folders:
+        subprocess.run(['chattr', '-i', str(path)], check=True)
+
+
+def test_read_only_run_folder_fails_before_training_and_finished_runs_write_nothing(
+        tiny_data, tmp_path, read_only):
+    unfinished, finished = tmp_path / 'unfinished', tmp_path / 'finished'
+    config = TrainConfig(**TINY)
+    train(_net(), *tiny_data, str(unfinished), config, stop_after=1, progress=False)
+    history = train(_net(), *tiny_data, str(finished), config, progress=False)
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished.iterdir()}
+    read_only(unfinished)
+    read_only(finished)
+    messages = []
+    assert train(_net(), *tiny_data, str(finished), config, progress=False,
+                 log=messages.append) == history
+    assert messages == ['%s is finished (2 of 2 epochs): nothing to do' % finished]
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished.iterdir()} == before
+    with pytest.raises(PermissionError, match='cannot write into the run folder'):
+        train(_net(), *tiny_data, str(unfinished), config, progress=False,
+              log=messages.append)
+    assert not any(m.startswith('epoch') for m in messages)
+
+
+def test_checkpoints_are_readable_by_others(tiny_data, tmp_path):
+    train(_net(), *tiny_data, str(tmp_path), TrainConfig(**dict(TINY, epochs=1)), progress=False)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in os.listdir(tmp_path):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+@pytest.mark.parametrize('damage', ['state.json garbled', 'state.json empty', 'params missing',
+                                    'params truncated', 'states truncated'])
+def test_damaged_checkpoints_are_named(tiny_data, tmp_path, damage):
+    config = TrainConfig(**TINY)
+    train(_net(), *tiny_data, str(tmp_path), config, stop_after=1, progress=False)
+    what, how = damage.split()
+    path = tmp_path / {'state.json': 'state.json', 'params': 'epoch-0001.params',
+                       'states': 'epoch-0001.states'}[what]
+    if how == 'missing':
+        path.unlink()
+    else:
+        data = path.read_bytes()
+        path.write_bytes({'garbled': data[:len(data) // 2], 'empty': b'',
+                          'truncated': data[:len(data) // 2]}[how])
+    expected = {'state.json': r'cannot read the checkpoint index .*state\.json',
+                'missing': r'names .*epoch-0001\.params, which is missing',
+                'truncated': r'cannot load .*epoch-0001\.%s .*truncated or damaged' % what}
+    with pytest.raises(CheckpointError, match=expected.get(what, expected.get(how))):
+        train(_net(), *tiny_data, str(tmp_path), config, progress=False)
+
+
+@pytest.mark.parametrize('logits, labels, expected', [
+    ([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], [1, 0, 0], 100 / 3),
+    ([[np.nan, 0.0], [0.0, np.nan], [1.0, 0.0]], [0, 0, 0], 200 / 3),  # NaN rows are wrong
+    ([[np.inf, 0.0]], [0], 100.0),
+])
+def test_error_rate_never_scores_non_finite_logits(logits, labels, expected):
+    assert error_rate(np.array(logits), np.array(labels)) == pytest.approx(expected)
+
+
+def test_error_rate_refuses_labels_beyond_the_outputs():
+    with pytest.raises(ValueError, match='labels 0..19 cannot be scored against 10 outputs'):
+        error_rate(np.zeros((2, 10)), np.array([0, 19]))
 
 
 def test_training_set_smaller_than_a_batch_is_an_error(tiny_data, tmp_path):
@@ -200,7 +336,7 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
         assert '| %d | 0.1 | no | %.4f | %.2f |' % (row['epoch'], row['train_loss'],
                                                    row['test_error']) in summary
     train_script.main(args)  # finished: nothing more to do
-    assert 'resuming' in capsys.readouterr().out
+    assert 'is finished (2 of 2 epochs): nothing to do' in capsys.readouterr().out
 
 
 def test_interrupted_train_script_leaves_an_up_to_date_summary(data_root, tmp_path, monkeypatch):
@@ -334,3 +470,12 @@ def test_checkpoint_from_before_a_new_schema_field_resumes(tiny_data, tmp_path):
 def test_read_run_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match='history.csv is missing'):
         read_run(str(tmp_path))
+
+
+@pytest.mark.parametrize('option', ['--limit-train', '--stop-after'])
+@pytest.mark.parametrize('value', ['0', '-5', 'x'])
+def test_train_script_refuses_counts_below_one(option, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_script.parse_args(['--model', 'mobilenet_29_0.5', option, value])
+    assert exit_info.value.code == 2
+    assert 'expected a whole number of at least 1, got %r' % value in capsys.readouterr().err
