@@ -3,7 +3,7 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from .data import normalize_images
+from .data import check_raw_dataset, normalize_images
 
 __all__ = ['LabelSetMismatchError', 'predict', 'error_rate', 'evaluate', 'check_label_set']
 
@@ -81,6 +81,7 @@ def evaluate(net, dataset, batch_size=500, ctx=None, progress=True, allow_label_
     weights predict another label set than the dataset's, unless
     ``allow_label_mismatch=True``.
     """
+    check_raw_dataset(dataset, 'evaluate()')
     if not allow_label_mismatch:
         check_label_set(net, dataset)
     cfg = getattr(net, 'pretrained_cfg', None)

@@ -28,7 +28,7 @@ from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
 from .counting import count_params
-from .data import normalize_images, random_crop_flip
+from .data import check_raw_dataset, normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
 from .utils import atomic_path, context_list
 
@@ -464,6 +464,8 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     if not isinstance(classes, int):
         raise TypeError('train() needs net.classes, the number of outputs of %s'
                         % type(net).__name__)
+    for dataset in (train_set, test_set):
+        check_raw_dataset(dataset, 'train()')
     _check_labels(classes, train=train_set, test=test_set)
     steps = len(train_set) // config.batch_size
     if steps == 0:
