@@ -453,7 +453,8 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     -------
     list of dict
         One row per finished epoch (all of them, also those of earlier calls): ``epoch``
-        (1-based), ``lr``, ``mixup``, ``train_loss``, ``test_error`` (percent), ``seconds``.
+        (1-based), ``lr`` (the optimizer's), ``mixup`` (whether batches were mixed),
+        ``train_loss``, ``test_error`` (percent), ``seconds``.
     """
     config = config or TrainConfig()
     contexts = context_list(ctx)
@@ -571,12 +572,14 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
         rng = _epoch_rng(config.seed, epoch)
         lr, use_mixup = config.learning_rate_at(epoch), config.mixup_at(epoch)
         trainer.set_learning_rate(lr)
+        mixed = False  # whether a batch of this epoch was actually mixed
         total = 0.0
         bar = tqdm(_batches(train_set, config.batch_size, rng, contexts[0]), total=steps,
                    desc='epoch %d/%d' % (epoch + 1, config.epochs), disable=not progress,
                    leave=False)
         for i, (x, y) in enumerate(bar):
             lam = rng.beta(config.mixup_alpha, config.mixup_alpha) if use_mixup else 1.0
+            mixed = mixed or bool(lam < 1)
             x, soft = mixup(x, y, classes, lam)
             xs, softs = (gluon.utils.split_and_load(a, contexts) for a in (x, soft))
             with autograd.record():
@@ -596,7 +599,8 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
         logits = predict(tester.refresh(net), test_set.images, batch_size=config.batch_size,
                          ctx=contexts[0])
         test_error = error_rate(logits, test_set.labels)
-        row = {'epoch': epoch + 1, 'lr': lr, 'mixup': use_mixup,
+        # what ran: the optimizer's learning rate and whether batches were mixed
+        row = {'epoch': epoch + 1, 'lr': trainer.learning_rate, 'mixup': mixed,
                'train_loss': total / steps, 'test_error': test_error,
                'seconds': round(time.time() - start, 1)}
         state = dict(state, epoch=epoch + 1, history=state['history'] + [row])
@@ -605,7 +609,7 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
         if on_epoch_end is not None:
             on_epoch_end(state['history'])
         log('epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
-            % (epoch + 1, config.epochs, lr, row['train_loss'], test_error, row['seconds']))
+            % (epoch + 1, config.epochs, row['lr'], row['train_loss'], test_error, row['seconds']))
     if state['epoch'] == config.epochs:
         checkpoint.finish(net, state)
     return state['history']
