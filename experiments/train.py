@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import datetime
 import os
+import warnings
 
 import mxnet as mx
 
@@ -24,7 +25,7 @@ from gluon_pydmn.catalog import LABEL_SETS, MODEL_CFGS
 from gluon_pydmn.data import get_dataset
 from gluon_pydmn.model_zoo import get_model
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
-from gluon_pydmn.train import TrainConfig, history_markdown, train
+from gluon_pydmn.train import TrainConfig, history_markdown, run_result, train
 from gluon_pydmn.utils import atomic_path, command_line
 
 DEFAULTS = TrainConfig()
@@ -41,6 +42,16 @@ def _gpu_ids(text):
     return ids
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError('expected a whole number of at least 1, got %r' % text)
+    return value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', required=True, help='zoo name, e.g. pydmobilenet_concat_56_0.75')
@@ -50,17 +61,24 @@ def parse_args(argv=None):
                         "the authors trained for the paper's CIFAR-100 column")
     p.add_argument('--data-root', help='CIFAR folder (default $GLUON_PYDMN_DATA)')
     p.add_argument('--out', help='run folder (default runs/<model>-<dataset>)')
-    p.add_argument('--epochs', type=int, default=DEFAULTS.epochs)
+    p.add_argument('--schedule-scale', type=float,
+                   help="compress the paper's schema: scale its epochs, decay epochs and "
+                        "mixup-free span together (e.g. 0.1: 32 epochs, decays at 15 and 23, "
+                        "mixup off for the last 2)")
+    p.add_argument('--epochs', type=int, help='default %d' % DEFAULTS.epochs)
     p.add_argument('--batch-size', type=int, default=DEFAULTS.batch_size)
     p.add_argument('--lr', type=float, default=DEFAULTS.learning_rate)
-    p.add_argument('--lr-decay-epochs', type=int, nargs='*', default=list(DEFAULTS.lr_decay_epochs))
+    p.add_argument('--lr-decay-epochs', type=int, nargs='*',
+                   help='default %s' % ' '.join(map(str, DEFAULTS.lr_decay_epochs)))
     p.add_argument('--wd', type=float, default=DEFAULTS.weight_decay)
     p.add_argument('--mixup-alpha', type=float, default=DEFAULTS.mixup_alpha,
                    help='0 turns mixup off (default %(default)s)')
-    p.add_argument('--mixup-off-last-epochs', type=int, default=DEFAULTS.mixup_off_last_epochs)
+    p.add_argument('--mixup-off-last-epochs', type=int,
+                   help='default %d' % DEFAULTS.mixup_off_last_epochs)
     p.add_argument('--seed', type=int, default=DEFAULTS.seed)
-    p.add_argument('--limit-train', type=int, help='train on the first N training images only')
-    p.add_argument('--stop-after', type=int, help='stop after N epochs (resume later)')
+    p.add_argument('--limit-train', type=_positive_int,
+                   help='train on the first N training images only')
+    p.add_argument('--stop-after', type=_positive_int, help='stop after N epochs (resume later)')
     p.add_argument('--gpus', type=_gpu_ids, default=[],
                    help='comma-separated GPU ids, e.g. 0 or 0,1: each batch is split across them '
                         '(untested here); default CPU')
@@ -71,10 +89,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     configure_cpu()  # before MXNet's first operator: threads, one MKL-DNN blocking for training
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                         lr_decay_epochs=tuple(args.lr_decay_epochs), weight_decay=args.wd,
-                         mixup_alpha=args.mixup_alpha,
-                         mixup_off_last_epochs=args.mixup_off_last_epochs, seed=args.seed)
+    config = make_config(args)
     ctx = [mx.gpu(i) for i in args.gpus] or [mx.cpu()]
     mx.random.seed(config.seed)  # the Xavier initialisation
     net = get_model(args.model, classes=LABEL_SETS[args.dataset].head_width, ctx=ctx,
@@ -91,24 +106,54 @@ def main(argv=None):
                     progress=not args.no_progress, model_name=args.model,
                     on_epoch_end=lambda rows: write_summary(out, header, rows))
     if history:
-        print('last epoch %d: test error %.2f%%' % (history[-1]['epoch'], history[-1]['test_error']))
+        result = run_result(history)
+        print('test error %.2f%% at the last epoch (%d), %.2f%% at the best epoch (%d)'
+              % (result['last_error'], result['last_epoch'], result['best_error'],
+                 result['best_epoch']))
     return history
+
+
+def make_config(args):
+    """The :class:`TrainConfig` the options ask for; warns when ``--epochs`` shortens the
+    schema but leaves its decays at the paper's epochs."""
+    length = {name: value for name, value in (('epochs', args.epochs),
+                                              ('lr_decay_epochs', args.lr_decay_epochs),
+                                              ('mixup_off_last_epochs', args.mixup_off_last_epochs))
+              if value is not None}
+    rest = dict(batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.wd,
+                mixup_alpha=args.mixup_alpha, seed=args.seed)
+    if args.schedule_scale is not None:
+        return TrainConfig.compressed(args.schedule_scale, **rest, **length)
+    config = TrainConfig(**rest, **length)
+    if 'epochs' in length and 'lr_decay_epochs' not in length and config.epochs != DEFAULTS.epochs:
+        warnings.warn("--epochs %d keeps the paper's learning-rate decays at epochs %s and "
+                      'mixup on until %d epochs before the end: use --schedule-scale %g to '
+                      'compress the whole schema, or set --lr-decay-epochs'
+                      % (config.epochs, ' and '.join(map(str, config.lr_decay_epochs)),
+                         config.mixup_off_last_epochs, config.epochs / DEFAULTS.epochs),
+                      stacklevel=2)
+    return config
 
 
 def summary_header(command, args, config, n_train):
     """How the run was made: the first lines of ``summary.md`` (``{date}`` and ``{epochs_done}``
     are filled in when it is written)."""
     return ('# %s on %s\n\nGenerated by `%s` on {date} with MXNet %s; do not edit by hand. '
-            '%d training images, {epochs_done} of %d epochs done. Schema: %s.%s\n\n'
+            '%d training images, {epochs_done} of %d epochs done. Schema: %s; %s.\n\n'
+            '{result}%s\n\n'
             % (args.model, args.dataset, command, mx.__version__, n_train, config.epochs,
-               ', '.join('%s=%s' % kv for kv in dataclasses.asdict(config).items()),
+               config.describe(), ', '.join('%s=%s' % kv for kv in dataclasses.asdict(config).items()),
                _paper_result(args.model, args.dataset)))
 
 
 def write_summary(out, header, history):
     """``summary.md`` in the run folder: ``header`` and the per-epoch results so far."""
+    result = run_result(history)
     text = (header.replace('{epochs_done}', str(history[-1]['epoch']))
-            .replace('{date}', datetime.date.today().isoformat()))
+            .replace('{date}', datetime.date.today().isoformat())
+            .replace('{result}', 'Test error: %.2f%% at the last epoch (%d), %.2f%% at the best '
+                     'epoch (%d).' % (result['last_error'], result['last_epoch'],
+                                      result['best_error'], result['best_epoch'])))
     with atomic_path(os.path.join(out, 'summary.md')) as tmp, open(tmp, 'w') as f:
         f.write(text + history_markdown(history))
 
@@ -121,8 +166,9 @@ def _paper_result(model, dataset):
         return ''
     error = table3_error(tables, MODEL_CFGS[model].paper_name, dataset)
     return ('' if error is None else
-            " The paper's Table 3 gives %.2f%% test error for this network on %s with its full "
-            "schema (320 epochs)." % (error, dataset))
+            " The paper's Table 3 gives %.2f%% for this network on %s with its full schema "
+            "(320 epochs); the authors' notebook reported the best epoch's accuracy, so the "
+            "best epoch is the one to compare with it." % (error, dataset))
 
 
 if __name__ == '__main__':

@@ -39,7 +39,7 @@ from .utils import atomic_path, cache_dir
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'ENV_DATA', 'LABEL_SETS', 'DataNotFoundError', 'CIFAR10',
            'CIFAR100', 'get_dataset', 'default_data_root', 'train_transform', 'random_crop_flip',
-           'test_transform', 'normalize_images']
+           'test_transform', 'normalize_images', 'check_raw_dataset']
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
@@ -322,8 +322,28 @@ def download(root=None):
         print(dataset, _locate(dataset, root, download=True)[1])
 
 
+def check_raw_dataset(dataset, user):
+    """Refuse what ``user`` (e.g. ``'evaluate()'``) would misread: datasets other than this
+    package's CIFAR readers, or ones with a ``transform=``, which it would silently skip (it
+    reads ``dataset.images`` and applies the paper's own transforms)."""
+    if not isinstance(dataset, _CIFAR):
+        raise TypeError('%s takes a CIFAR10 or CIFAR100 dataset of gluon_pydmn.data (raw images in '
+                        '.images, labels in .labels), got %s; for other data, run the network on '
+                        'normalised batches and score them with gluon_pydmn.evaluate.error_rate'
+                        % (user, type(dataset).__name__))
+    if dataset._transform is not None:
+        raise ValueError('%s applies the paper\'s own transforms to the raw images and would ignore '
+                         'this dataset\'s transform=%r: build the dataset without transform='
+                         % (user, dataset._transform))
+
+
 def normalize_images(images, mean=CIFAR_MEAN, std=CIFAR_STD, ctx=None):
     """A batch version of :func:`test_transform`: ``(N, 32, 32, 3)`` uint8 -> normalised NCHW float32."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+        raise TypeError('expected raw images as (N, H, W, 3) uint8, as in dataset.images; got %s '
+                        '%s. Images that are already normalised float32 NCHW go to the network '
+                        'directly: net(mx.nd.array(x))' % (images.dtype, images.shape))
     x = nd.array(images, dtype=np.uint8, ctx=ctx)
     return nd.image.normalize(nd.image.to_tensor(x), mean=mean, std=std)
 

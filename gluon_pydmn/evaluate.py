@@ -3,7 +3,7 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from .data import normalize_images
+from .data import check_raw_dataset, normalize_images
 from .errors import LabelSetMismatchError
 
 __all__ = ['LabelSetMismatchError', 'predict', 'error_rate', 'evaluate', 'check_label_set']
@@ -54,12 +54,21 @@ def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict
 
 
 def error_rate(logits, labels):
-    """Top-1 error in percent of ``logits`` ``(N, C)`` against integer ``labels`` ``(N,)``."""
+    """Top-1 error in percent of ``logits`` ``(N, C)`` against integer ``labels`` ``(N,)``.
+
+    A row with a NaN or infinite logit counts as an error (it predicts no class). Labels
+    outside ``0 .. C-1`` raise ``ValueError``: the network cannot predict them.
+    """
     logits, labels = np.asarray(logits), np.asarray(labels)
-    if logits.ndim != 2 or len(logits) != len(labels):
-        raise ValueError('need logits (N, C) and labels (N,), got %s and %s'
+    if logits.ndim != 2 or len(logits) != len(labels) or len(labels) == 0:
+        raise ValueError('need logits (N, C) and labels (N,) with N >= 1, got %s and %s'
                          % (logits.shape, labels.shape))
-    return 100.0 * float(np.mean(logits.argmax(axis=1) != labels))
+    if labels.min() < 0 or labels.max() >= logits.shape[1]:
+        raise ValueError('labels %d..%d cannot be scored against %d outputs: the network was '
+                         'built for another label set' % (labels.min(), labels.max(),
+                                                          logits.shape[1]))
+    wrong = (logits.argmax(axis=1) != labels) | ~np.isfinite(logits).all(axis=1)
+    return 100.0 * float(np.mean(wrong))
 
 
 def evaluate(net, dataset, batch_size=500, ctx=None, progress=True, allow_label_mismatch=False):
@@ -69,6 +78,7 @@ def evaluate(net, dataset, batch_size=500, ctx=None, progress=True, allow_label_
     weights predict another label set than the dataset's, unless
     ``allow_label_mismatch=True``.
     """
+    check_raw_dataset(dataset, 'evaluate()')
     if not allow_label_mismatch:
         check_label_set(net, dataset)
     cfg = getattr(net, 'pretrained_cfg', None)

@@ -15,8 +15,11 @@ of the uninterrupted one.
 """
 import csv
 import dataclasses
+import fcntl
 import json
+import math
 import os
+import tempfile
 import time
 
 import mxnet as mx
@@ -24,17 +27,34 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from .data import normalize_images, random_crop_flip
+from .counting import count_params
+from .data import check_raw_dataset, normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
 from .utils import atomic_path, context_list
 
-__all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'CheckpointMismatchError']
+__all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'run_result', 'read_run',
+           'read_history', 'CheckpointMismatchError', 'CheckpointError', 'TrainingDivergedError',
+           'RunFolderBusyError']
 
 STATE_FILE = 'state.json'
+RUN_FILE = 'run.json'
+FINAL_FILE = 'final.params'
 
 
 class CheckpointMismatchError(ValueError):
-    """The output folder holds a checkpoint of another network or schema."""
+    """The output folder holds a checkpoint of another network, label set or schema."""
+
+
+class CheckpointError(RuntimeError):
+    """A run folder's checkpoint files are unreadable, truncated or missing."""
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite; the last finished epoch's checkpoint is kept."""
+
+
+class RunFolderBusyError(RuntimeError):
+    """Another process is training into the same run folder."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +76,9 @@ class TrainConfig:
         Train the last epochs without mixup.
     seed : int
         Seeds each epoch's shuffling, augmentation and mixup.
+    schedule_scale : float
+        1 for the schema as given; set by :meth:`compressed`, which scales the paper's epochs,
+        decay epochs and mixup-free span by it.
     """
     epochs: int = 320
     batch_size: int = 128
@@ -68,6 +91,7 @@ class TrainConfig:
     mixup_alpha: float = 1.0
     mixup_off_last_epochs: int = 20
     seed: int = 0
+    schedule_scale: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, 'lr_decay_epochs', tuple(int(e) for e in self.lr_decay_epochs))
@@ -75,7 +99,7 @@ class TrainConfig:
             if int(getattr(self, name)) < 1:
                 raise ValueError('%s must be at least 1, got %r' % (name, getattr(self, name)))
         for name in ('learning_rate', 'momentum', 'weight_decay', 'lr_decay', 'mixup_alpha',
-                     'mixup_off_last_epochs'):
+                     'mixup_off_last_epochs', 'schedule_scale'):
             if getattr(self, name) < 0:
                 raise ValueError('%s must be >= 0, got %r' % (name, getattr(self, name)))
 
@@ -87,6 +111,44 @@ class TrainConfig:
         values = {k: v for k, v in schema.items() if k in fields}
         values.update(overrides)
         return cls(**values)
+
+    @classmethod
+    def compressed(cls, scale, **overrides):
+        """The paper's schema with its length scaled by ``scale`` (e.g. 0.1: 32 epochs).
+
+        The number of epochs, the decay epochs and the mixup-free span are all multiplied by
+        ``scale`` and rounded to whole epochs (halves up), so a short run still decays its
+        learning rate at the same fractions of training and still ends without mixup.
+
+        Examples
+        --------
+        >>> c = TrainConfig.compressed(0.1)
+        >>> c.epochs, c.lr_decay_epochs, c.mixup_off_last_epochs
+        (32, (15, 23), 2)
+        """
+        if not 0 < scale <= 1:
+            raise ValueError('schedule scale must be in (0, 1], got %r' % (scale,))
+        paper = cls()
+        scaled = lambda n: max(1, int(math.floor(n * scale + 0.5)))  # noqa: E731
+        values = dict(epochs=scaled(paper.epochs),
+                      lr_decay_epochs=tuple(scaled(e) for e in paper.lr_decay_epochs),
+                      mixup_off_last_epochs=scaled(paper.mixup_off_last_epochs),
+                      schedule_scale=float(scale))
+        values.update(overrides)
+        return cls(**values)
+
+    def describe(self):
+        """One sentence on the schema's length: the paper's, compressed, or custom."""
+        paper = TrainConfig(seed=self.seed)
+        length = ('%d epochs, learning rate x%g at epochs %s, mixup off for the last %d'
+                  % (self.epochs, self.lr_decay, ', '.join(map(str, self.lr_decay_epochs)),
+                     self.mixup_off_last_epochs if self.mixup_alpha > 0 else self.epochs))
+        if self.schedule_scale != 1:
+            return "the paper's schema compressed to %g of its length (%s)" % (
+                self.schedule_scale, length)
+        if self == paper:
+            return "the paper's full schema (%s)" % length
+        return 'a custom schema (%s)' % length
 
     def learning_rate_at(self, epoch):
         """Learning rate of (0-based) ``epoch``."""
@@ -133,21 +195,53 @@ class _Checkpoint:
         self.out_dir = out_dir
         self.state_path = os.path.join(out_dir, STATE_FILE)
 
-    def load(self, config, architecture):
+    def load(self, config, run):
+        """The saved state if the folder holds a checkpoint, after checking that it is one of
+        the same ``run`` (model, label set, training images, architecture) and ``config``."""
         if not os.path.isfile(self.state_path):
             return None
-        with open(self.state_path) as f:
-            state = json.load(f)
-        if state['architecture'] != architecture:
-            raise CheckpointMismatchError(
-                '%s holds a checkpoint of another network (%s); train into another folder or '
-                'delete it to start over' % (self.out_dir, state.get('model')))
+        try:
+            with open(self.state_path) as f:
+                state = json.load(f)
+            state['epoch'], state['history'], state['config'], state['architecture']
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(
+                'cannot read the checkpoint index %s (%s: %s): restore it, or delete %s to start '
+                'over' % (self.state_path, type(e).__name__, e, self.out_dir)) from None
+        # entries added since the checkpoint was written take the run's values / the defaults
+        for key in ('label_set', 'train_images'):
+            state.setdefault(key, run[key])
+        state['config'] = dict(_jsonable(TrainConfig()), **state['config'])
+        differences = ['%s %s, now %s' % (what, _short(state.get(key)), _short(run[key]))
+                       for key, what in (('model', 'network'), ('label_set', 'label set'),
+                                         ('train_images', 'training images'))
+                       if None not in (state.get(key), run[key]) and state.get(key) != run[key]]
+        if state['architecture'] != run['architecture'] and not differences:
+            differences.append('another architecture (parameter names or shapes: e.g. %s)'
+                               % _first_difference(state['architecture'], run['architecture']))
         if state['config'] != _jsonable(config):
+            differences.append('schema ' + _config_difference(state['config'], _jsonable(config)))
+        if differences:
             raise CheckpointMismatchError(
-                '%s holds a checkpoint trained with another schema (%s, now %s); train into '
-                'another folder or delete it to start over'
-                % (self.out_dir, state['config'], _jsonable(config)))
+                '%s holds a checkpoint of another run (%s); train into another folder or delete '
+                'it to start over' % (self.out_dir, '; '.join(differences)))
         return state
+
+    def restore(self, net, trainer, state, contexts):
+        """Load the parameters and optimizer state that ``state`` names."""
+        for key, load in (('params', lambda path: net.load_parameters(path, ctx=contexts)),
+                          ('states', trainer.load_states)):
+            path = os.path.join(self.out_dir, state.get(key, '?'))
+            if not os.path.isfile(path):
+                raise CheckpointError('%s names %s, which is missing: restore it, or delete %s '
+                                      'to start over' % (self.state_path, path, self.out_dir))
+            try:
+                load(path)
+            except Exception as e:  # MXNet raises MXNetError/AssertionError/ValueError here
+                raise CheckpointError(
+                    'cannot load %s (%s): the file is truncated or damaged; restore it, or '
+                    'delete %s to start over' % (path, str(e).strip().splitlines()[0] if str(e)
+                                                 else type(e).__name__, self.out_dir)) from None
 
     def save(self, net, trainer, state):
         epoch = state['epoch']
@@ -164,13 +258,56 @@ class _Checkpoint:
         for name in old - set(files.values()):
             os.remove(os.path.join(self.out_dir, name))
 
+    def finish(self, net, state):
+        """Write ``final.params``; keep ``state.json`` (now naming it) and drop the epoch's
+        params and optimizer state, which a finished run no longer needs."""
+        with atomic_path(os.path.join(self.out_dir, FINAL_FILE)) as tmp:
+            net.save_parameters(tmp)
+        with atomic_path(self.state_path) as tmp, open(tmp, 'w') as f:
+            json.dump(dict(state, params=FINAL_FILE, states=None), f, indent=1)
+        for name in self._files():
+            os.remove(os.path.join(self.out_dir, name))
+
     def _files(self):
         return {n for n in os.listdir(self.out_dir)
                 if n.startswith('epoch-') and n.endswith(('.params', '.states'))}
 
 
+def _short(value):
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _first_difference(saved, now):
+    for name in sorted(set(saved) | set(now)):
+        if saved.get(name) != now.get(name):
+            return '%s %s, now %s' % (name, saved.get(name), now.get(name))
+    return ''
+
+
+def _config_difference(saved, now):
+    return '(%s)' % ', '.join('%s=%s -> %s' % (k, saved.get(k), now.get(k))
+                              for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k))
+
+
 def _jsonable(config):
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def run_result(history):
+    """The last and the best epoch of a run's history.
+
+    Returns
+    -------
+    dict
+        ``last_epoch``, ``last_error``, ``best_epoch`` and ``best_error`` (test error in
+        percent; the earliest epoch wins a tie). The authors' notebook reported the best
+        epoch's accuracy; the last epoch is what ``final.params`` holds.
+    """
+    if not history:
+        raise ValueError('the run has no finished epoch yet')
+    best = min(history, key=lambda r: (float(r['test_error']), int(r['epoch'])))
+    return {'last_epoch': int(history[-1]['epoch']), 'last_error': float(history[-1]['test_error']),
+            'best_epoch': int(best['epoch']), 'best_error': float(best['test_error'])}
 
 
 def history_markdown(history):
@@ -183,7 +320,45 @@ def history_markdown(history):
     return '\n'.join(lines) + '\n'
 
 
-def _write_history(out_dir, history):
+def _write_run(out_dir, net, run, config):
+    """``run.json``: what the run is (network, data, #params, schema); it stays when a finished
+    run's checkpoint files are removed (:func:`read_run`). An unchanged file is not rewritten."""
+    info = {'model': run['model'], 'label_set': run['label_set'],
+            'train_images': run['train_images'], 'params': count_params(net),
+            'config': _jsonable(config), 'schema': config.describe()}
+    path = os.path.join(out_dir, RUN_FILE)
+    if os.path.isfile(path):
+        with open(path) as f:
+            if f.read() == json.dumps(info, indent=1):
+                return
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(json.dumps(info, indent=1))
+
+
+def read_history(out_dir):
+    """A run folder's ``history.csv``: one dict per finished epoch, with numeric ``epoch``,
+    ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup``."""
+    path = os.path.join(out_dir, 'history.csv')
+    if not os.path.isfile(path):
+        raise FileNotFoundError('%s is missing: is %s a run folder of experiments/train.py with '
+                                'one finished epoch at least?' % (path, out_dir))
+    with open(path, newline='') as f:
+        return [{k: (v == 'True' if k == 'mixup' else int(v) if k == 'epoch' else float(v))
+                 for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def read_run(out_dir):
+    """A run folder's ``run.json`` and history (:func:`read_history`) as ``(run, history)``."""
+    history = read_history(out_dir)
+    path = os.path.join(out_dir, RUN_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError('%s is missing: the run folder %s was written by an older version '
+                                'of train(); resuming it writes the file' % (path, out_dir))
+    with open(path) as f:
+        return json.load(f), history
+
+
+def _write_history(out_dir, history, title=None):
     with atomic_path(os.path.join(out_dir, 'history.csv')) as tmp:
         with open(tmp, 'w', newline='') as f:
             writer = csv.DictWriter(f, fieldnames=list(history[0]))
@@ -196,12 +371,39 @@ def _write_history(out_dir, history):
         curves.update([row['test_error'] / 100.0])
     tmp = os.path.join(out_dir, '.history.tmp.png')  # savefig picks the format by extension
     plt.figure(figsize=(6, 4))
+    if title:
+        plt.title(title, fontsize=8)
     try:
         curves.plot(y_lim=(0, max(0.5, max(r['test_error'] for r in history) / 100.0)),
                     save_path=tmp)
     finally:
         plt.close()
     os.replace(tmp, os.path.join(out_dir, 'history.png'))
+
+
+class _EvaluationCopy:
+    """The network's graph with its own copy of the weights, for the test after each epoch.
+
+    MKL-DNN's inference path reorders a network's weights in place, asynchronously. Testing
+    the training network itself made every epoch after a test differ from the same epoch of a
+    resumed run (by up to 1e-2 in the weights after one epoch at lr 0.1); a resumed run never
+    tested the network it trains. Testing a copy keeps training identical whether or not it
+    was interrupted.
+    """
+
+    def __init__(self, net, ctx):
+        data = mx.sym.var('data')
+        self.net = gluon.SymbolBlock(net(data), data)
+        self.net.initialize(ctx=ctx)
+        self.net.hybridize(static_alloc=True, static_shape=True)
+        self.ctx = ctx
+
+    def refresh(self, net):
+        """Copy ``net``'s current parameters (and BatchNorm statistics) into the copy."""
+        source = net.collect_params()
+        for name, param in self.net.collect_params().items():
+            param.set_data(source[name].data(self.ctx).copy())
+        return self.net
 
 
 def _average_running_statistics(net):
@@ -251,34 +453,117 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     -------
     list of dict
         One row per finished epoch (all of them, also those of earlier calls): ``epoch``
-        (1-based), ``lr``, ``mixup``, ``train_loss``, ``test_error`` (percent), ``seconds``.
+        (1-based), ``lr`` (the optimizer's), ``mixup`` (whether batches were mixed),
+        ``train_loss``, ``test_error`` (percent), ``seconds``.
     """
     config = config or TrainConfig()
     contexts = context_list(ctx)
     if config.batch_size % len(contexts):
         raise ValueError('batch size %d does not split evenly across %d devices'
                          % (config.batch_size, len(contexts)))
-    classes = net.classes
-    os.makedirs(out_dir, exist_ok=True)
-    checkpoint = _Checkpoint(out_dir)
-    architecture = _architecture(net)
-    net.collect_params().reset_ctx(contexts)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
-                            {'learning_rate': config.learning_rate, 'momentum': config.momentum,
-                             'wd': config.weight_decay})
-    state = checkpoint.load(config, architecture)
-    if state is not None:
-        net.load_parameters(os.path.join(out_dir, state['params']), ctx=contexts)
-        trainer.load_states(os.path.join(out_dir, state['states']))
-        log('resuming %s after epoch %d of %d' % (out_dir, state['epoch'], config.epochs))
-    else:
-        state = {'model': model_name, 'architecture': architecture, 'config': _jsonable(config),
-                 'epoch': 0, 'history': []}
-    net.hybridize(static_alloc=True, static_shape=True)
+    classes = getattr(net, 'classes', None)
+    if not isinstance(classes, int):
+        raise TypeError('train() needs net.classes, the number of outputs of %s'
+                        % type(net).__name__)
+    for dataset in (train_set, test_set):
+        check_raw_dataset(dataset, 'train()')
+    _check_labels(classes, train=train_set, test=test_set)
     steps = len(train_set) // config.batch_size
     if steps == 0:
         raise ValueError('the training set (%d images) is smaller than one batch of %d'
                          % (len(train_set), config.batch_size))
+    run = {'model': model_name, 'label_set': getattr(train_set, 'label_set', None),
+           'train_images': len(train_set), 'architecture': _architecture(net)}
+    os.makedirs(out_dir, exist_ok=True)
+    with _RunFolderLock(out_dir):
+        return _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, run,
+                      stop_after, progress, log, on_epoch_end)
+
+
+def _check_labels(classes, **datasets):
+    """Refuse labels that a network with ``classes`` outputs cannot predict."""
+    for role, dataset in datasets.items():
+        labels = np.asarray(dataset.labels)
+        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(
+                'the %s set (%s) has labels %d..%d, but the network has %d outputs: build it with '
+                'classes=%d (e.g. get_model(name, classes=%d)) or use the label set it was built for'
+                % (role, getattr(dataset, 'label_set', type(dataset).__name__), labels.min(),
+                   labels.max(), classes, labels.max() + 1, labels.max() + 1))
+
+
+class _RunFolderLock:
+    """An exclusive lock on a run folder (``flock`` on the folder itself, so nothing is
+    written), held while one process trains into it."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+
+    def __enter__(self):
+        self.fd = os.open(self.out_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise RunFolderBusyError(
+                '%s is in use by another training run (%s); wait for it to finish or train into '
+                'another folder' % (self.out_dir, _lock_holder(self.out_dir))) from None
+        return self
+
+    def __exit__(self, *exc_info):
+        os.close(self.fd)
+
+
+def _lock_holder(path):
+    """``process PID (command)`` holding an flock on ``path``, from ``/proc/locks`` (Linux)."""
+    inode = os.stat(path).st_ino
+    try:
+        with open('/proc/locks') as f:
+            for line in f:
+                fields = line.split()
+                if 'FLOCK' in fields and fields[5].rsplit(':', 1)[-1] == str(inode):
+                    pid = int(fields[4])
+                    with open('/proc/%d/cmdline' % pid, 'rb') as g:
+                        command = g.read().replace(b'\0', b' ').decode(errors='replace').strip()
+                    return 'process %d: %s' % (pid, command)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 'holder unknown'
+
+
+def _check_writable(out_dir):
+    try:
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        raise PermissionError('cannot write into the run folder %s (%s): make it writable or '
+                              'train into another folder' % (out_dir, e.strerror or e)) from None
+
+
+def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, run, stop_after,
+           progress, log, on_epoch_end):
+    checkpoint = _Checkpoint(out_dir)
+    state = checkpoint.load(config, run)
+    final = os.path.join(out_dir, FINAL_FILE)
+    if state is not None and state['epoch'] == config.epochs and os.path.isfile(final):
+        log('%s is finished (%d of %d epochs): nothing to do' % (out_dir, state['epoch'],
+                                                                 config.epochs))
+        return state['history']
+    _check_writable(out_dir)
+    net.collect_params().reset_ctx(contexts)
+    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
+                            {'learning_rate': config.learning_rate, 'momentum': config.momentum,
+                             'wd': config.weight_decay})
+    if state is not None:
+        checkpoint.restore(net, trainer, state, contexts)
+        log('resuming %s after epoch %d of %d' % (out_dir, state['epoch'], config.epochs))
+    else:
+        state = dict(run, config=_jsonable(config), epoch=0, history=[])
+    state.update(label_set=run['label_set'], train_images=run['train_images'])
+    _write_run(out_dir, net, run, config)
+    title = '%s: %s' % (run['model'] or type(net).__name__, config.describe())
+    net.hybridize(static_alloc=True, static_shape=True)
+    tester = _EvaluationCopy(net, contexts[0])
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
     first = state['epoch']
     last = config.epochs if stop_after is None else min(config.epochs, first + stop_after)
@@ -287,12 +572,14 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         rng = _epoch_rng(config.seed, epoch)
         lr, use_mixup = config.learning_rate_at(epoch), config.mixup_at(epoch)
         trainer.set_learning_rate(lr)
+        mixed = False  # whether a batch of this epoch was actually mixed
         total = 0.0
         bar = tqdm(_batches(train_set, config.batch_size, rng, contexts[0]), total=steps,
                    desc='epoch %d/%d' % (epoch + 1, config.epochs), disable=not progress,
                    leave=False)
         for i, (x, y) in enumerate(bar):
             lam = rng.beta(config.mixup_alpha, config.mixup_alpha) if use_mixup else 1.0
+            mixed = mixed or bool(lam < 1)
             x, soft = mixup(x, y, classes, lam)
             xs, softs = (gluon.utils.split_and_load(a, contexts) for a in (x, soft))
             with autograd.record():
@@ -300,21 +587,29 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
             autograd.backward(losses)
             trainer.step(config.batch_size)
             total += sum(float(l.sum().asscalar()) for l in losses) / config.batch_size
+            if not math.isfinite(total):
+                raise TrainingDivergedError(
+                    'training diverged in epoch %d at step %d of %d: the loss is %s (learning rate '
+                    '%g). Nothing of this epoch was saved; %s. Lower the learning rate or check '
+                    'the data.' % (epoch + 1, i + 1, steps, total, lr,
+                                   'the checkpoint of epoch %d in %s is kept' % (epoch, out_dir)
+                                   if epoch else 'no checkpoint was written'))
             bar.set_postfix(loss='%.3f' % (total / (i + 1)))
         _average_running_statistics(net)
-        logits = predict(net, test_set.images, batch_size=config.batch_size, ctx=contexts[0])
+        logits = predict(tester.refresh(net), test_set.images, batch_size=config.batch_size,
+                         ctx=contexts[0])
         test_error = error_rate(logits, test_set.labels)
-        row = {'epoch': epoch + 1, 'lr': lr, 'mixup': use_mixup,
+        # what ran: the optimizer's learning rate and whether batches were mixed
+        row = {'epoch': epoch + 1, 'lr': trainer.learning_rate, 'mixup': mixed,
                'train_loss': total / steps, 'test_error': test_error,
                'seconds': round(time.time() - start, 1)}
         state = dict(state, epoch=epoch + 1, history=state['history'] + [row])
         checkpoint.save(net, trainer, state)
-        _write_history(out_dir, state['history'])
+        _write_history(out_dir, state['history'], title)
         if on_epoch_end is not None:
             on_epoch_end(state['history'])
         log('epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
-            % (epoch + 1, config.epochs, lr, row['train_loss'], test_error, row['seconds']))
+            % (epoch + 1, config.epochs, row['lr'], row['train_loss'], test_error, row['seconds']))
     if state['epoch'] == config.epochs:
-        with atomic_path(os.path.join(out_dir, 'final.params')) as tmp:
-            net.save_parameters(tmp)
+        checkpoint.finish(net, state)
     return state['history']

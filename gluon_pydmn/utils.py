@@ -19,7 +19,8 @@ def cache_dir():
 def atomic_path(path):
     """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
 
-    An interrupted write never leaves a partial ``path`` behind.
+    An interrupted write never leaves a partial ``path`` behind. The file gets the usual
+    permissions (``0o666`` less the umask), not ``mkstemp``'s owner-only ``0o600``.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -27,6 +28,10 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
+        if os.path.isfile(tmp):
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

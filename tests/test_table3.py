@@ -20,8 +20,9 @@ def test_reproduce_table3_one_model(data_root, release_root, tmp_path, capsys):
     assert row['model'] == 'MobileNet-29-0.5' and int(row['params']) == 79034
     # the paper's numbers are read from the transcription, ours measured on the real test sets
     assert float(row['paper_cifar10_error']) == 8.63 and float(row['paper_cifar100_error']) == 22.59
-    assert abs(float(row['delta_cifar10_error'])) <= 0.05
-    assert abs(float(row['delta_cifar100_error'])) <= 0.05
+    # +-0.005 points: one test image is 0.01 points, so these are exact to the image
+    assert abs(float(row['delta_cifar10_error'])) <= 0.005
+    assert abs(float(row['delta_cifar100_error'])) <= 0.005
     assert float(row['cifar100_fine_error']) > 90 and float(row['cifar100_preds_in_0_19']) == 100
     assert set(rows) == {'mobilenet_29_0.5', 'cifar_resnet20_v1', 'cifar_resnet56_v1'}
     assert int(rows['cifar_resnet20_v1']['params']) > 0
