@@ -164,6 +164,8 @@ def _paper_result(model, dataset):
         tables = load_paper_tables()
     except FileNotFoundError:
         return ''
+    if model not in MODEL_CFGS:  # a GluonCV network: not in the paper's Table 3
+        return ''
     error = table3_error(tables, MODEL_CFGS[model].paper_name, dataset)
     return ('' if error is None else
             " The paper's Table 3 gives %.2f%% for this network on %s with its full schema "

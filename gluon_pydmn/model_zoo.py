@@ -34,9 +34,45 @@ class CoarseLabelWarning(UserWarning):
     """Loaded weights predict CIFAR-100's 20 coarse labels, not the 100 fine ones."""
 
 
-def get_model_list():
-    """Names of the models of the zoo, in the order of the paper's Table 3."""
-    return list(MODEL_CFGS)
+def get_model_list(include_gluoncv=False):
+    """Names of the models of the zoo, in the order of the paper's Table 3.
+
+    With ``include_gluoncv=True`` also GluonCV's CIFAR networks (``cifar_resnet110_v2`` ...),
+    which :func:`get_model` builds through GluonCV's own model zoo for training and counting.
+    """
+    return list(MODEL_CFGS) + (gluoncv_cifar_names() if include_gluoncv else [])
+
+
+def gluoncv_cifar_names():
+    """GluonCV's CIFAR model names (``cifar_resnet20_v1``, ..., ``cifar_resnet110_v2``, ...)."""
+    from gluoncv.model_zoo import get_model_list as gluoncv_list  # gluoncv takes ~1 s to import
+    return [name for name in gluoncv_list() if name.startswith('cifar_')]
+
+
+def _unknown_model(name):
+    return UnknownNameError(
+        'unknown model %r; valid names are this zoo\'s:\n\t%s\nand GluonCV\'s CIFAR networks:\n\t%s\n'
+        'For other depths or widths use gluon_pydmn.get_cifar_net(family, depth, multiplier).'
+        % (name, '\n\t'.join(MODEL_CFGS), '\n\t'.join(gluoncv_cifar_names())))
+
+
+def _gluoncv_model(name, classes, pretrained, ctx, checkpoint_path, kwargs):
+    """GluonCV's CIFAR network ``name``, initialised as ours (Xavier) or from a checkpoint."""
+    from gluoncv.model_zoo import get_model as gluoncv_get_model
+    if pretrained:
+        raise ValueError('%s: this package has no released weights for GluonCV networks; load '
+                         'GluonCV\'s own with gluoncv.model_zoo.get_model(%r, pretrained=True), or '
+                         'your own with checkpoint_path=' % (name, name))
+    kwargs = {k: v for k, v in kwargs.items() if k != 'fast'}  # no pyramid to speed up
+    net = gluoncv_get_model(name, classes=classes, **kwargs)
+    contexts = context_list(ctx)
+    if checkpoint_path:
+        _load_checkpoint(net, name, classes, checkpoint_path, contexts)
+    else:
+        net.initialize(mx.init.Xavier(), ctx=contexts)
+    net.classes = classes
+    net.pretrained_cfg = None
+    return net
 
 
 def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7), ctx=None,
@@ -98,7 +134,10 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoin
     Parameters
     ----------
     name : str
-        One of :func:`get_model_list`, e.g. ``'pydmobilenet_concat_56_0.75'``.
+        One of :func:`get_model_list`, e.g. ``'pydmobilenet_concat_56_0.75'``, or one of
+        GluonCV's CIFAR networks (``get_model_list(include_gluoncv=True)``, e.g.
+        ``'cifar_resnet110_v2'``, the paper's pre-activation ResNet-110), built by GluonCV's
+        model zoo and initialised like ours, so it trains, counts and evaluates the same way.
     classes : int, default 10
         Outputs of the classifier. With ``pretrained=True``: 10 loads the
         CIFAR-10 weights, 100 the CIFAR-100 weights (which predict the 20
@@ -125,10 +164,14 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoin
         With ``net.pretrained_cfg`` set to the :class:`PretrainedCfg` of the
         loaded weights, or ``None``.
     """
-    cfg = model_cfg(name)
     if pretrained and checkpoint_path:
         raise ValueError('pass pretrained=True (the authors\' weights) or checkpoint_path '
                          '(your own), not both')
+    if name not in MODEL_CFGS:
+        if isinstance(name, str) and name in gluoncv_cifar_names():
+            return _gluoncv_model(name, classes, pretrained, ctx, checkpoint_path, kwargs)
+        raise _unknown_model(name)
+    cfg = model_cfg(name)
     ctx = ctx or mx.cpu()
     net = get_cifar_net(cfg.family, cfg.depth, cfg.multiplier, classes=classes, ctx=ctx,
                         initialize=not (pretrained or checkpoint_path), **kwargs)
@@ -152,7 +195,7 @@ def load_trained(name, label_set='cifar10', checkpoint_path=None, ctx=None, root
     Parameters
     ----------
     name : str
-        Zoo name.
+        Zoo name, or a GluonCV CIFAR name (with ``checkpoint_path`` only).
     label_set : {'cifar10', 'cifar100-fine', 'cifar100-coarse'}
         The labels to predict (:data:`gluon_pydmn.catalog.LABEL_SETS`). Without
         ``checkpoint_path`` the authors' weights are loaded: their CIFAR-10 ones, or for
