@@ -4,6 +4,8 @@
 #   make test               unit tests (real data, real weights)
 #   make test-slow          also the slow tests (full test-set errors of all 44 checkpoints)
 #   make tradeoff           the trade-off plot (error against #params and FLOPs) from results/table3.csv
+#   make figure2            the paper's Figure 2 (training curves) from the runs in results/training
+#   make training-index     results/training/README.md: every committed run, its schema and result
 #   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md
 #   make train MODEL=pydmobilenet_concat_56_0.75 [DATASET=cifar10] [TRAIN_ARGS="--epochs 10"]
 #                           train with the paper's schema into runs/MODEL-DATASET (resumable)
@@ -29,7 +31,7 @@ export GLUON_PYDMN_PAPER_TABLES ?= $(abspath $(SHARED)/reference/paper_tables.js
 # MXNet would otherwise run one OpenMP thread on a 2-core machine (it reserves a core).
 export OMP_NUM_THREADS ?= $(shell nproc)
 
-.PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff benchmark train clean
+.PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff figure2 training-index benchmark train clean
 
 install: $(VENV)/.installed
 
@@ -73,6 +75,12 @@ reproduce-table3: data weights
 
 tradeoff: install
 	$(BIN)/python experiments/plot_tradeoff.py --table3 results/table3.csv --out results/tradeoff.png
+
+figure2: install
+	$(BIN)/python experiments/plot_figure2.py --out results/figure2.png
+
+training-index: install
+	$(BIN)/python experiments/index_runs.py --root results/training
 
 benchmark: data weights
 	$(BIN)/python experiments/benchmark.py --out results/benchmark.md

@@ -1,0 +1,92 @@
+"""The paper's Figure 2 and the index of training runs, drawn from real (small) run folders."""
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gluon_pydmn.reproduce.figure2 import display_name, plot_training_curves, runs_markdown
+from gluon_pydmn.train import read_run
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
+import index_runs  # noqa: E402
+import plot_figure2  # noqa: E402
+import train as train_script  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def two_runs(data_root, tmp_path_factory):
+    """A GluonCV ResNet and a PydMobileNet, 2 epochs on 128 images, compressed schema."""
+    root = tmp_path_factory.mktemp('runs')
+    get_dataset = train_script.get_dataset
+    patch = pytest.MonkeyPatch()
+    patch.setattr(train_script, 'get_dataset', lambda name, train, root: (
+        get_dataset(name, train=train, root=root) if train else
+        get_dataset(name, train=False, root=root).subset(300)))
+    folders = []
+    try:
+        for model in ('cifar_resnet20_v1', 'pydmobilenet_concat_29_0.25'):
+            folders.append(str(root / model))
+            train_script.main(['--model', model, '--data-root', data_root, '--out', folders[-1],
+                               '--schedule-scale', '0.00625', '--batch-size', '64',
+                               '--limit-train', '128', '--no-progress'])
+    finally:
+        patch.undo()
+    return folders
+
+
+def test_display_names():
+    assert display_name('pydmobilenet_concat_56_0.25') == 'PydMobileNet-Concat-56-0.25'
+    assert display_name('cifar_resnet110_v2') == 'ResNet-110 (pre-activation, GluonCV)'
+    assert display_name('cifar_resnet20_v1') == 'ResNet-20 (GluonCV)'
+
+
+def test_curves_are_the_runs_histories_with_names_params_and_schema(two_runs):
+    fig = plot_training_curves(two_runs, footer='made by a test')
+    loss_ax, error_ax = fig.axes
+    runs = [read_run(folder) for folder in two_runs]
+    for ax, column in ((loss_ax, 'train_loss'), (error_ax, 'test_error')):
+        assert len(ax.lines) == 2
+        for line, (run, history) in zip(ax.lines, runs):
+            assert list(line.get_xdata()) == [1, 2]
+            assert np.allclose(line.get_ydata(), [r[column] for r in history])
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == ['ResNet-20 (GluonCV) (0.270M params)',
+                          'PydMobileNet-Concat-29-0.25 (0.093M params)']
+    caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
+    assert caption.count("the paper's schema compressed to 0.00625 of its length (2 epochs") == 2
+    assert 'made by a test' in caption and '128 training images' in caption
+
+
+def test_figure2_script_writes_a_png_with_its_command(two_runs, tmp_path):
+    out = str(tmp_path / 'figure2.png')
+    plot_figure2.main(['--runs'] + two_runs + ['--out', out])
+    image = Image.open(out)
+    assert image.format == 'PNG' and image.size[0] > 1000
+    assert 'experiments/plot_figure2.py --runs' in image.info['Description']
+    assert [n for n in os.listdir(tmp_path) if n != 'figure2.png'] == []
+
+
+def test_figure2_script_names_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match='history.csv is missing'):
+        plot_figure2.main(['--runs', str(tmp_path), '--out', str(tmp_path / 'x.png')])
+
+
+def test_training_index_lists_every_run_with_last_and_best_error(two_runs, tmp_path):
+    table = runs_markdown(two_runs + [str(tmp_path)],
+                          paper_error=lambda model, labels: 9.99 if 'pyd' in model else None)
+    rows = [line for line in table.splitlines() if line.startswith('| ') and 'run folder' not in line]
+    assert len(rows) == 2  # the empty folder is no run
+    for row, folder in zip(rows, two_runs):
+        run, history = read_run(folder)
+        best = min(history, key=lambda r: r['test_error'])
+        assert row.startswith('| %s | ' % os.path.basename(folder))
+        assert '| 2 of 2 | %.2f | %.2f (epoch %d) |' % (
+            history[-1]['test_error'], best['test_error'], best['epoch']) in row
+    assert rows[1].endswith('| 9.99 |') and rows[0].endswith('|  |')
+    out = str(tmp_path / 'README.md')
+    index_runs.main(['--root', os.path.dirname(two_runs[0]), '--out', out])
+    with open(out) as f:
+        text = f.read()
+    assert 'experiments/index_runs.py' in text and text.count('| 2 of 2 |') == 2
