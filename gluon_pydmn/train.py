@@ -595,6 +595,9 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
                                    'the checkpoint of epoch %d in %s is kept' % (epoch, out_dir)
                                    if epoch else 'no checkpoint was written'))
             bar.set_postfix(loss='%.3f' % (total / (i + 1)))
+        # Copying the BatchNorm running statistics while the epoch's last steps were still
+        # queued gave run-to-run differences in the test error here: let everything finish
+        mx.nd.waitall()
         _average_running_statistics(net)
         logits = predict(tester.refresh(net), test_set.images, batch_size=config.batch_size,
                          ctx=contexts[0])

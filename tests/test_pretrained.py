@@ -110,7 +110,7 @@ def test_cifar100_weights_predict_coarse_labels(release_root, cifar100_test):
     assert logits.argmax(axis=1).max() < 20
     assert error_rate(logits, coarse.labels[:2000]) < 30
     assert error_rate(logits, fine.labels[:2000]) > 90
-    forced = evaluate(net, _Subset(fine, 2000), progress=False, allow_label_mismatch=True)
+    forced = evaluate(net, fine.subset(2000), progress=False, allow_label_mismatch=True)
     assert forced == pytest.approx(error_rate(logits, fine.labels[:2000]))
 
 
@@ -118,8 +118,3 @@ def test_cifar10_weights_refuse_cifar100(release_root, cifar100_test):
     net = g.get_model('mobilenet_29_0.5', classes=10, pretrained=True, root=release_root)
     with pytest.raises(LabelSetMismatchError):
         evaluate(net, cifar100_test['coarse'], progress=False)
-
-
-class _Subset:
-    def __init__(self, ds, n):
-        self.images, self.labels, self.label_set = ds.images[:n], ds.labels[:n], ds.label_set
