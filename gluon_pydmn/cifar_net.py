@@ -15,12 +15,13 @@ There is no BN/ReLU between the last block and the pooling.
 ``pool``, ``output``); the first five are views of its child ``features``, whose order fixes
 the parameter names that converted weights and training checkpoints are saved under.
 """
+import numpy as np
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
 from .blocks import DEFAULT_KERNEL_SIZES, MAIN_PARTS, ResidualBlock, batch_norm
 
-__all__ = ['CIFARNet', 'STAGE_CHANNELS', 'STEM_CHANNELS', 'blocks_per_stage']
+__all__ = ['CIFARNet', 'STAGE_CHANNELS', 'STEM_CHANNELS', 'blocks_per_stage', 'check_input']
 
 STEM_CHANNELS = 32
 STAGE_CHANNELS = (32, 64, 128)
@@ -36,6 +37,24 @@ def blocks_per_stage(depth):
         raise ValueError('depth must be 9n + 2 for a whole n >= 1 (e.g. 29 or 56), got %r'
                          % (depth,))
     return (depth - 2) // 9
+
+
+def check_input(net, x):
+    """Refuse NDArray input that is not a non-empty float32 batch of RGB images (N, 3, H, W),
+    before MXNet's own, less telling errors (symbols pass: their shapes are not known yet)."""
+    shape = getattr(x, 'shape', None)
+    if shape is None:
+        return
+    if len(shape) != 4 or shape[1] != 3:
+        raise ValueError('%s expects a batch of RGB images shaped (N, 3, H, W), e.g. '
+                         '(N, 3, 32, 32) after ToTensor/Normalize; got %s'
+                         % (type(net).__name__, tuple(shape)))
+    if shape[0] == 0:
+        raise ValueError('%s got an empty batch (0 images)' % type(net).__name__)
+    if np.dtype(x.dtype) != np.float32:
+        raise TypeError('%s expects float32 images normalised with the CIFAR mean and std '
+                        '(gluon_pydmn.data.normalize_images or test_transform); got %s'
+                        % (type(net).__name__, np.dtype(x.dtype).name))
 
 
 class CIFARNet(HybridBlock):
@@ -69,6 +88,9 @@ class CIFARNet(HybridBlock):
         if main not in MAIN_PARTS:
             raise ValueError('unknown main part %r; choose one of %s' % (main, ', '.join(MAIN_PARTS)))
         n = blocks_per_stage(depth)
+        if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+            raise ValueError('classes (outputs of the dense layer) must be a whole number of at '
+                             'least 1, got %r' % (classes,))
         self.main, self.depth, self.multiplier = main, depth, multiplier
         self.classes, self.kernel_sizes = classes, tuple(kernel_sizes)
         with self.name_scope():
@@ -112,11 +134,7 @@ class CIFARNet(HybridBlock):
         return self.features[-1]
 
     def forward(self, x, *args):
-        shape = getattr(x, 'shape', None)  # NDArray input: check it before MXNet's shape errors
-        if shape is not None and (len(shape) != 4 or shape[1] != 3):
-            raise ValueError('%s expects a batch of RGB images shaped (N, 3, H, W), e.g. '
-                             '(N, 3, 32, 32) after ToTensor/Normalize; got %s'
-                             % (type(self).__name__, tuple(shape)))
+        check_input(self, x)
         return super().forward(x, *args)
 
     def hybrid_forward(self, F, x):

@@ -44,6 +44,7 @@ from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
 from .blocks import BN_EPSILON, ConvMain, DepthwiseMain, PyramidDepthwise
+from .cifar_net import CIFARNet, check_input
 
 __all__ = ['deploy', 'DeployNet', 'DeployBlock']
 
@@ -139,8 +140,14 @@ class DeployNet(HybridBlock):
             self.pool = nn.GlobalAvgPool2D()
             self.output = dense
 
+    def forward(self, x, *args):
+        check_input(self, x)
+        return super().forward(x, *args)
+
     def hybrid_forward(self, F, x, stem_shift):
-        h = self.stem_conv(F.broadcast_add(x, stem_shift))
+        # broadcast_like + elemwise_add, not broadcast_add: x must have exactly 3 channels and
+        # 4 dimensions, also in the exported graph (broadcasting would turn grey into RGB)
+        h = self.stem_conv(F.elemwise_add(x, F.broadcast_like(stem_shift, x)))
         return self.output(self.pool(self.blocks(h)))
 
 
@@ -232,6 +239,16 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
     """
     if concat not in ('branches', 'grouped'):
         raise ValueError("concat must be 'branches' or 'grouped', got %r" % (concat,))
+    if isinstance(net, DeployNet):
+        raise TypeError('this network is already deployed: call deploy() on the CIFARNet it '
+                        'was made from')
+    if not isinstance(net, CIFARNet):
+        raise TypeError('deploy() takes a gluon_pydmn CIFARNet, got %s' % type(net).__name__)
+    try:
+        net.stem_conv.weight.data()
+    except (RuntimeError, mx.gluon.parameter.DeferredInitializationError):
+        raise ValueError('deploy() needs a network with initialised parameters: load weights '
+                         'first (get_model(..., pretrained=True) or checkpoint_path=...)') from None
     ctx = ctx or mx.cpu()
     scale, shift = _bn_affine(net.stem_bn, fixed_gamma=True)
     # conv(pad(scale*x + shift)) == conv_{w*scale}(pad(x + shift/scale)): zero padding stays exact

@@ -44,6 +44,8 @@ def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict
     numpy.ndarray
         ``(N, classes)`` float32 logits.
     """
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError('batch_size must be at least 1, got %r' % (batch_size,))
     ctx = ctx or mx.cpu()
     starts = range(0, len(images), batch_size)
     outs = []

@@ -52,5 +52,10 @@ def command_line(script, argv=None):
 def context_list(ctx=None):
     """``ctx`` (a Context, a list of them, or None for the CPU) as a non-empty list."""
     import mxnet as mx
-    contexts = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
-    return [c for c in contexts if c is not None] or [mx.cpu()]
+    contexts = [c for c in (list(ctx) if isinstance(ctx, (list, tuple)) else [ctx])
+                if c is not None]
+    for c in contexts:
+        if not isinstance(c, mx.Context):
+            raise TypeError('ctx must be an MXNet context such as mx.cpu() or mx.gpu(0), or a '
+                            'list of them; got %r' % (c,))
+    return contexts or [mx.cpu()]

@@ -42,3 +42,57 @@ def test_predict_takes_only_raw_uint8_images(net, images):
     with pytest.raises(TypeError, match=r'expected raw images as \(N, H, W, 3\) uint8.*'
                                         r'net\(mx\.nd\.array\(x\)\)'):
         predict(net, images)
+
+
+@pytest.mark.parametrize('classes', [0, -3, 2.5, True])
+def test_bad_number_of_classes_is_refused_when_the_network_is_built(classes):
+    with pytest.raises(ValueError, match='classes .* must be a whole number of at least 1'):
+        g.get_model('mobilenet_29_0.5', classes=classes)
+
+
+def test_ctx_must_be_a_context():
+    with pytest.raises(TypeError, match=r"ctx must be an MXNet context such as mx\.cpu\(\).*'cpu'"):
+        g.get_model('mobilenet_29_0.5', ctx='cpu')
+
+
+@pytest.fixture(scope='module')
+def deployed(net):
+    return g.deploy(net)
+
+
+@pytest.mark.parametrize('which', ['network', 'deployed'])
+@pytest.mark.parametrize('x, error, match', [
+    (mx.nd.zeros((2, 3, 32, 32), dtype='float64'), TypeError, 'expects float32 images normalised'),
+    (mx.nd.zeros((2, 3, 32, 32), dtype='uint8'), TypeError, 'got uint8'),
+    (mx.nd.array(np.zeros((0, 3, 32, 32), np.float32)), ValueError, r'empty batch \(0 images\)'),
+    (mx.nd.zeros((2, 1, 32, 32)), ValueError, r'RGB images shaped \(N, 3, H, W\).*\(2, 1, 32, 32\)'),
+    (mx.nd.zeros((3, 32, 32)), ValueError, r'RGB images shaped \(N, 3, H, W\).*\(3, 32, 32\)'),
+])
+def test_bad_input_is_refused_by_the_network_and_its_deploy_form(net, deployed, which, x, error,
+                                                                  match):
+    with pytest.raises(error, match=match):
+        (net if which == 'network' else deployed)(x)
+
+
+def test_exported_deploy_graph_does_not_broadcast_grey_to_rgb(deployed):
+    symbol = deployed(mx.sym.var('data'))
+    assert symbol.infer_shape(data=(2, 3, 32, 32))[1] == [(2, 10)]
+    for shape in ((2, 1, 32, 32), (3, 32, 32)):
+        with pytest.raises(mx.base.MXNetError):
+            symbol.infer_shape(data=shape)
+
+
+def test_deploy_refuses_deployed_and_uninitialised_networks(deployed):
+    with pytest.raises(TypeError, match='already deployed'):
+        g.deploy(deployed)
+    with pytest.raises(ValueError, match='needs a network with initialised parameters'):
+        g.deploy(g.get_cifar_net('mobilenet', 11, 0.25, initialize=False))
+
+
+@pytest.mark.parametrize('batch_size', [0, -1])
+def test_predict_and_evaluate_refuse_batch_sizes_below_one(net, data_root, batch_size):
+    test = g.CIFAR10(data_root, train=False).subset(10)
+    with pytest.raises(ValueError, match='batch_size must be at least 1, got %d' % batch_size):
+        predict(net, test.images, batch_size=batch_size)
+    with pytest.raises(ValueError, match='batch_size must be at least 1'):
+        evaluate(net, test, batch_size=batch_size, progress=False)
