@@ -1,5 +1,6 @@
 """The Table 3 pipeline end to end on one model, and its resumable work folder."""
 import csv
+import json
 import os
 import sys
 
@@ -31,12 +32,44 @@ def test_reproduce_table3_one_model(data_root, release_root, tmp_path, capsys):
     assert sorted(os.listdir(work)) == sorted(
         ['mobilenet_29_0.5-cifar10.json', 'mobilenet_29_0.5-cifar100.json',
          'cifar_resnet20_v1-cifar10.json', 'cifar_resnet56_v1-cifar10.json'])
-    # resuming: saved results are used, not recomputed (a doctored file shows through)
+    assert 'Evaluations measured in this run: 4 of 4; the other 0' in md
+    # resuming: results saved from the same inputs are used, not recomputed (a doctored result
+    # shows through) ...
     saved = work / 'mobilenet_29_0.5-cifar10.json'
-    saved.write_text('{"cifar10_error": 1.5}')
+    record = json.loads(saved.read_text())
+    record['result']['cifar10_error'] = 1.5
+    saved.write_text(json.dumps(record))
     reproduce_table3.main(args)
     with open(out / 'table3.csv') as f:
         assert {r['zoo_name']: r for r in csv.DictReader(f)}['mobilenet_29_0.5']['cifar10_error'] == '1.5'
+    assert 'Evaluations measured in this run: 0 of 4; the other 4' in (out / 'table3.md').read_text()
+    # ... but not when what they depend on changed: here the weights
+    record['key'] = 'results of other weights'
+    saved.write_text(json.dumps(record))
+    reproduce_table3.main(args)
+    with open(out / 'table3.csv') as f:
+        assert float({r['zoo_name']: r for r in csv.DictReader(f)}['mobilenet_29_0.5'][
+            'cifar10_error']) == pytest.approx(8.63, abs=0.005)
+    assert 'Evaluations measured in this run: 1 of 4; the other 3' in (out / 'table3.md').read_text()
+
+
+def test_saved_results_are_keyed_on_code_data_weights_and_batch_size(data_root, release_root,
+                                                                     tmp_path, monkeypatch):
+    from gluon_pydmn.reproduce import table3
+    monkeypatch.setattr(table3, 'GLUONCV_ROWS', {})
+    work = str(tmp_path)
+    run = lambda **kw: table3.measure(data_root, release_root, work, names=['mobilenet_29_0.5'],
+                                      stats=stats, **kw)  # noqa: E731
+    stats = {}
+    run(batch_size=500)
+    assert stats == {'recomputed': 2, 'reused': 0}
+    run(batch_size=500)
+    assert stats == {'recomputed': 0, 'reused': 2}
+    run(batch_size=250)  # another batch size
+    assert stats == {'recomputed': 2, 'reused': 0}
+    monkeypatch.setattr(table3, 'code_digest', lambda: 'other code')
+    run(batch_size=250)
+    assert stats == {'recomputed': 2, 'reused': 0}
 
 
 def test_paper_tables_location_is_required(monkeypatch, tmp_path):

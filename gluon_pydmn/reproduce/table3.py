@@ -8,9 +8,12 @@ params/FLOPs from GluonCV's own models and errors where GluonCV's pretrained
 weights can be fetched.
 
 Every (model, dataset) result is written to a work folder as soon as it is
-measured, so an interrupted run resumes where it stopped.
+measured, keyed on everything it depends on (the package's code, the test set's
+pixels and labels, the loaded weights, the batch size), so an interrupted run
+resumes where it stopped and anything changed is measured again.
 """
 import csv
+import hashlib
 import io
 import json
 import os
@@ -29,7 +32,7 @@ from ..pretrained import RELEASED_LABEL_SETS
 from ..utils import atomic_path
 from .paper import GLUONCV_ROWS
 
-__all__ = ['COLUMNS', 'measure', 'build_rows', 'to_csv', 'read_csv', 'to_markdown']
+__all__ = ['COLUMNS', 'measure', 'code_digest', 'build_rows', 'to_csv', 'read_csv', 'to_markdown']
 
 _BY_PAPER_NAME = {cfg.paper_name: name for name, cfg in MODEL_CFGS.items()}
 
@@ -63,12 +66,15 @@ def _gluoncv_net(name, pretrained):
     return net
 
 
-def _measure_zoo(name, labels, test_sets, weights_root, batch_size, ctx):
-    """Errors of the authors' weights for label set ``labels`` (a released one)."""
+def _load_zoo(name, labels, weights_root, ctx):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', CoarseLabelWarning)  # the table states the protocol
-        net = get_model(name, classes=labels.head_width, pretrained=True, root=weights_root,
-                        ctx=ctx)
+        return get_model(name, classes=labels.head_width, pretrained=True, root=weights_root,
+                         ctx=ctx)
+
+
+def _measure_zoo(net, name, labels, test_sets, batch_size, ctx):
+    """Errors of the authors' weights for label set ``labels`` (a released one)."""
     net.hybridize(static_alloc=True, static_shape=True)
     if labels.name == 'cifar10':
         test = test_sets['cifar10']
@@ -94,9 +100,48 @@ def _measure_gluoncv(name, test_sets, batch_size, ctx):
     return {'cifar10_error': error_rate(logits, test.labels)}
 
 
+def code_digest():
+    """SHA-1 of this package's source (Python, C++ and data files)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha1()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+        for name in sorted(f for f in files if f.endswith(('.py', '.cc', '.json'))):
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, root).encode())
+            with open(path, 'rb') as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def _arrays_digest(*arrays):
+    digest = hashlib.sha1()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest()
+
+
+def _params_digest(net):
+    digest = hashlib.sha1()
+    for name, param in sorted(net._collect_params_with_prefix().items()):
+        digest.update(name.encode())
+        digest.update(param.data().asnumpy().tobytes())
+    return digest.hexdigest()
+
+
 def measure(data_root=None, weights_root=None, work_dir=None, batch_size=128, ctx=None,
-            names=None):
+            names=None, stats=None):
     """Measure everything Table 3 needs; resumable through ``work_dir``.
+
+    A result saved in ``work_dir`` is reused only if it was measured from the same inputs:
+    the package's code, the test set, the loaded weights, the batch size and the device
+    type. Anything else is measured again.
+
+    Parameters
+    ----------
+    stats : dict, optional
+        Filled with ``recomputed`` and ``reused``: how many (model, dataset) results were
+        measured now and how many came from ``work_dir``.
 
     Returns
     -------
@@ -107,24 +152,38 @@ def measure(data_root=None, weights_root=None, work_dir=None, batch_size=128, ct
     test_sets = {'cifar10': CIFAR10(data_root, train=False),
                  'cifar100-coarse': CIFAR100(data_root, train=False, label_mode='coarse'),
                  'cifar100-fine': CIFAR100(data_root, train=False, label_mode='fine')}
+    code = code_digest()
+    data = {'cifar10': _arrays_digest(test_sets['cifar10'].images, test_sets['cifar10'].labels),
+            'cifar100': _arrays_digest(test_sets['cifar100-coarse'].images,
+                                       test_sets['cifar100-coarse'].labels,
+                                       test_sets['cifar100-fine'].labels)}
     names = names or list(MODEL_CFGS)
     jobs = [(n, LABEL_SETS[ls]) for n in names for ls in RELEASED_LABEL_SETS]
     jobs += [(n, LABEL_SETS['cifar10']) for n in GLUONCV_ROWS.values()]
     results = {}
+    counts = {'recomputed': 0, 'reused': 0}
     bar = tqdm(jobs, desc='Table 3', unit='eval')
     for name, labels in bar:
         bar.set_postfix_str('%s %s' % (name, labels.name))
+        net = _load_zoo(name, labels, weights_root, ctx) if name in MODEL_CFGS else None
+        key = hashlib.sha1(json.dumps([code, data[labels.dataset], batch_size, ctx.device_type,
+                                       name, labels.name,
+                                       net and _params_digest(net)]).encode()).hexdigest()
         done = os.path.join(work_dir, '%s-%s.json' % (name, labels.dataset)) if work_dir else None
+        saved = None
         if done and os.path.isfile(done):
             with open(done) as f:
-                res = json.load(f)
-        elif name in MODEL_CFGS:
-            res = _measure_zoo(name, labels, test_sets, weights_root, batch_size, ctx)
+                saved = json.load(f)
+        if isinstance(saved, dict) and saved.get('key') == key:
+            res = saved['result']
+            counts['reused'] += 1
         else:
-            res = _measure_gluoncv(name, test_sets, batch_size, ctx)
-        if done:
-            with atomic_path(done) as tmp, open(tmp, 'w') as f:
-                json.dump(res, f)
+            res = (_measure_zoo(net, name, labels, test_sets, batch_size, ctx) if net is not None
+                   else _measure_gluoncv(name, test_sets, batch_size, ctx))
+            counts['recomputed'] += 1
+            if done:
+                with atomic_path(done) as tmp, open(tmp, 'w') as f:
+                    json.dump({'key': key, 'result': res}, f)
         results.setdefault(name, {}).update(res)
     for name in names:
         net = get_model(name, classes=10)
@@ -132,6 +191,8 @@ def measure(data_root=None, weights_root=None, work_dir=None, batch_size=128, ct
     for name in GLUONCV_ROWS.values():
         net = _gluoncv_net(name, pretrained=False)
         results[name].update(params=count_params(net), flops=count_flops(net))
+    if stats is not None:
+        stats.update(counts)
     return results
 
 
