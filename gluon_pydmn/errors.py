@@ -6,7 +6,8 @@ Every such error derives from :class:`UserError` and from the built-in exception
 """
 
 __all__ = ['UserError', 'UnknownNameError', 'LabelSetMismatchError', 'CheckpointError',
-           'CheckpointNotFoundError']
+           'CheckpointNotFoundError', 'CheckpointMismatchError', 'RunFolderBusyError',
+           'RunFolderNotWritableError', 'TrainingDivergedError']
 
 
 class UserError(Exception):
@@ -22,8 +23,25 @@ class LabelSetMismatchError(UserError, ValueError):
 
 
 class CheckpointError(UserError, ValueError):
-    """A ``.params`` file does not fit the network it is loaded into."""
+    """A checkpoint file cannot be loaded: unreadable, truncated, another kind of file, or not
+    of the network it is loaded into."""
 
 
 class CheckpointNotFoundError(UserError, FileNotFoundError):
     """A ``.params`` file is not where it was looked for."""
+
+
+class CheckpointMismatchError(UserError, ValueError):
+    """A run folder holds a checkpoint of another network, label set, training set or schema."""
+
+
+class RunFolderBusyError(UserError, RuntimeError):
+    """Another process is training into the same run folder."""
+
+
+class RunFolderNotWritableError(UserError, PermissionError):
+    """A run folder that training must write into is read-only."""
+
+
+class TrainingDivergedError(UserError, RuntimeError):
+    """The training loss became NaN or infinite; the last finished epoch's checkpoint is kept."""

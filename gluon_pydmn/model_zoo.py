@@ -24,7 +24,7 @@ from .catalog import label_set as _label_set
 from .cifar_net import CIFARNet
 from .errors import CheckpointError, CheckpointNotFoundError, UnknownNameError
 from .pretrained import PretrainedCfg, load_pretrained, pretrained_cfg, released_label_set
-from .utils import context_list
+from .utils import context_list, mxnet_error_reason, params_file_problem
 
 __all__ = ['FAMILIES', 'MODEL_CFGS', 'ModelCfg', 'PretrainedCfg', 'CoarseLabelWarning',
            'get_model', 'get_model_list', 'get_cifar_net', 'pretrained_cfg', 'load_trained']
@@ -118,13 +118,21 @@ def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7),
 def _load_checkpoint(net, name, classes, path, ctx):
     if not os.path.isfile(path):
         raise CheckpointNotFoundError('checkpoint %s not found (a training run writes final.params '
-                                'into its run folder)' % path)
+                                      'into its run folder)' % path)
+    problem = params_file_problem(path)
+    if problem:
+        raise CheckpointError('cannot load %s: %s' % (path, problem))
+    keys = mx.nd.load(path)
+    if isinstance(keys, dict) and any(k.startswith(('arg:', 'aux:')) for k in keys):
+        raise CheckpointError("%s is a file of the authors' release (arg:/aux: keys), not a "
+                              "checkpoint of this package: load the authors' weights with "
+                              "get_model(%r, pretrained=True, root=<release folder>)" % (path, name))
     try:
         net.load_parameters(path, ctx=ctx)
     except (AssertionError, mx.base.MXNetError) as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CheckpointError('cannot load %s as %s with %d outputs (%s); is it a checkpoint of this '
-                         'model and label set?' % (path, name, classes, reason)) from e
+        raise CheckpointError('cannot load %s as %s with %d outputs (%s); is it a checkpoint of '
+                              'this model and label set?' % (path, name, classes,
+                                                             mxnet_error_reason(e))) from None
 
 
 def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoint_path=None,

@@ -30,31 +30,17 @@ from tqdm import tqdm
 from .counting import count_params
 from .data import check_raw_dataset, normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
-from .utils import atomic_path, context_list
+from .errors import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
+                     RunFolderNotWritableError, TrainingDivergedError)
+from .utils import atomic_path, context_list, mxnet_error_reason, params_file_problem
 
 __all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'run_result', 'read_run',
            'read_history', 'CheckpointMismatchError', 'CheckpointError', 'TrainingDivergedError',
-           'RunFolderBusyError']
+           'RunFolderBusyError', 'RunFolderNotWritableError']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'
 FINAL_FILE = 'final.params'
-
-
-class CheckpointMismatchError(ValueError):
-    """The output folder holds a checkpoint of another network, label set or schema."""
-
-
-class CheckpointError(RuntimeError):
-    """A run folder's checkpoint files are unreadable, truncated or missing."""
-
-
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite; the last finished epoch's checkpoint is kept."""
-
-
-class RunFolderBusyError(RuntimeError):
-    """Another process is training into the same run folder."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,17 +217,19 @@ class _Checkpoint:
         """Load the parameters and optimizer state that ``state`` names."""
         for key, load in (('params', lambda path: net.load_parameters(path, ctx=contexts)),
                           ('states', trainer.load_states)):
-            path = os.path.join(self.out_dir, state.get(key, '?'))
-            if not os.path.isfile(path):
+            path = os.path.join(self.out_dir, state.get(key) or '?')
+            problem = params_file_problem(path)
+            if problem == 'it does not exist':
                 raise CheckpointError('%s names %s, which is missing: restore it, or delete %s '
                                       'to start over' % (self.state_path, path, self.out_dir))
             try:
+                if problem:
+                    raise ValueError(problem)
                 load(path)
             except Exception as e:  # MXNet raises MXNetError/AssertionError/ValueError here
                 raise CheckpointError(
                     'cannot load %s (%s): the file is truncated or damaged; restore it, or '
-                    'delete %s to start over' % (path, str(e).strip().splitlines()[0] if str(e)
-                                                 else type(e).__name__, self.out_dir)) from None
+                    'delete %s to start over' % (path, mxnet_error_reason(e), self.out_dir)) from None
 
     def save(self, net, trainer, state):
         epoch = state['epoch']
@@ -536,8 +524,9 @@ def _check_writable(out_dir):
         with tempfile.TemporaryFile(dir=out_dir):
             pass
     except OSError as e:
-        raise PermissionError('cannot write into the run folder %s (%s): make it writable or '
-                              'train into another folder' % (out_dir, e.strerror or e)) from None
+        raise RunFolderNotWritableError('cannot write into the run folder %s (%s): make it '
+                                        'writable or train into another folder'
+                                        % (out_dir, e.strerror or e)) from None
 
 
 def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, run, stop_after,

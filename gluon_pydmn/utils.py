@@ -5,7 +5,7 @@ import shlex
 import sys
 import tempfile
 
-__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'command_line', 'context_list']
+__all__ = ['params_file_problem', 'mxnet_error_reason', 'ENV_CACHE', 'cache_dir', 'atomic_path', 'command_line', 'context_list']
 
 ENV_CACHE = 'GLUON_PYDMN_CACHE'
 
@@ -59,3 +59,37 @@ def context_list(ctx=None):
             raise TypeError('ctx must be an MXNet context such as mx.cpu() or mx.gpu(0), or a '
                             'list of them; got %r' % (c,))
     return contexts or [mx.cpu()]
+
+
+_NDARRAY_FILE_MAGIC = (0x112).to_bytes(8, 'little')  # MXNet's NDArray list file header
+
+
+def params_file_problem(path):
+    """Why ``path`` cannot be an MXNet ``.params``/``.states`` file, or ``None`` if it may be:
+    missing, unreadable, empty, another kind of file, or truncated/damaged."""
+    if not os.path.isfile(path):
+        return 'it does not exist'
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(8)
+    except OSError as e:
+        return 'it cannot be read (%s)' % (e.strerror or e)
+    if not head:
+        return 'the file is empty'
+    if path.endswith('.params') and head != _NDARRAY_FILE_MAGIC:
+        return 'it is not an MXNet parameter file'
+    import mxnet as mx
+    if path.endswith('.params'):
+        try:
+            mx.nd.load(path)
+        except mx.base.MXNetError:
+            return 'the file is truncated or damaged'
+    return None
+
+
+def mxnet_error_reason(error):
+    """The telling line of an MXNet/Gluon error message (not its "Traceback" header)."""
+    lines = [line.strip() for line in str(error).strip().splitlines()]
+    lines = [line for line in lines if line and not line.startswith(('Traceback', 'File "'))]
+    reason = lines[-1] if lines else type(error).__name__
+    return reason[len('MXNetError: '):] if reason.startswith('MXNetError: ') else reason

@@ -1,10 +1,13 @@
-"""Bad input to evaluation and prediction gets a clear error instead of a wrong number."""
+"""Bad input to networks, evaluation and checkpoints gets a clear error instead of a wrong number."""
+import os
+
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet.gluon.data.vision import transforms
 
 import gluon_pydmn as g
+from gluon_pydmn.errors import CheckpointError
 from gluon_pydmn.evaluate import evaluate, predict
 
 
@@ -96,3 +99,39 @@ def test_predict_and_evaluate_refuse_batch_sizes_below_one(net, data_root, batch
         predict(net, test.images, batch_size=batch_size)
     with pytest.raises(ValueError, match='batch_size must be at least 1'):
         evaluate(net, test, batch_size=batch_size, progress=False)
+
+
+@pytest.fixture(scope='module')
+def good_checkpoint(tmp_path_factory, net):
+    path = str(tmp_path_factory.mktemp('ckpt') / 'net.params')
+    net.save_parameters(path)
+    return path
+
+
+@pytest.mark.parametrize('damage, reason', [
+    ('empty', 'the file is empty'),
+    ('truncated', 'the file is truncated or damaged'),
+    ('text', 'it is not an MXNet parameter file'),
+])
+def test_damaged_checkpoint_names_the_real_cause(good_checkpoint, tmp_path, damage, reason):
+    data = open(good_checkpoint, 'rb').read()
+    path = tmp_path / 'bad.params'
+    path.write_bytes({'empty': b'', 'truncated': data[:len(data) // 2],
+                      'text': b'{"not": "weights"}'}[damage])
+    with pytest.raises(CheckpointError, match='cannot load .*bad.params: %s' % reason):
+        g.get_model('mobilenet_29_0.5', checkpoint_path=str(path))
+
+
+def test_checkpoint_of_another_shape_names_the_parameter(good_checkpoint):
+    with pytest.raises(CheckpointError) as info:
+        g.get_model('mobilenet_29_0.5', checkpoint_path=good_checkpoint)
+    message = str(info.value)
+    assert 'as mobilenet_29_0.5 with 10 outputs' in message and 'Traceback' not in message
+
+
+def test_authors_release_file_as_checkpoint_suggests_pretrained(release_root):
+    from gluon_pydmn.pretrained import pretrained_cfg
+    params = [f for f in pretrained_cfg('mobilenet_29_0.5', 10).release_files
+              if f.endswith('.params')][0]
+    with pytest.raises(CheckpointError, match=r"authors' release .*pretrained=True"):
+        g.get_model('mobilenet_29_0.5', checkpoint_path=os.path.join(release_root, params))
