@@ -26,16 +26,17 @@ import pickle
 import shutil
 import sys
 import tarfile
-import urllib.request
 
 import numpy as np
 from mxnet import nd
 from mxnet.gluon.data import Dataset
 from mxnet.gluon.data.vision import transforms
 
+from . import cli
 from .catalog import LABEL_SETS, label_set as _label_set
 from .errors import UserError
 from .utils import atomic_path, cache_dir
+from .utils import download as download_file
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'ENV_DATA', 'LABEL_SETS', 'DataNotFoundError', 'CIFAR10',
            'CIFAR100', 'get_dataset', 'default_data_root', 'train_transform', 'random_crop_flip',
@@ -106,14 +107,8 @@ def _locate(dataset, root, download):
         archive, folder = releases['binary']
         os.makedirs(root, exist_ok=True)
         print('downloading %s%s into %s' % (OFFICIAL_URL, archive, root), file=sys.stderr)
-        url = OFFICIAL_URL + archive
-        try:
-            with atomic_path(os.path.join(root, archive)) as tmp:
-                urllib.request.urlretrieve(url, tmp)
-        except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
-            raise DataNotFoundError(
-                'could not download %s into %s (%s): check the connection, or fetch the file '
-                'another way and put it there' % (url, root, e)) from e
+        download_file(OFFICIAL_URL + archive, os.path.join(root, archive), DataNotFoundError,
+                      'fetch the file another way and put it there')
         return 'binary', _extract_once(os.path.join(root, archive), folder)
     wanted = ' or '.join('%s (or its extracted %s/)' % r for r in releases.values())
     raise DataNotFoundError(
@@ -316,10 +311,10 @@ def test_transform(mean=CIFAR_MEAN, std=CIFAR_STD):
 
 
 def download(root=None):
-    """Fetch (if missing) and extract both official binary archives into ``root``."""
+    """Fetch (if missing) and extract both official binary archives into ``root``; return the
+    extracted folders."""
     root = os.path.expanduser(root or default_data_root())
-    for dataset in _RELEASES:
-        print(dataset, _locate(dataset, root, download=True)[1])
+    return [_locate(dataset, root, download=True)[1] for dataset in _RELEASES]
 
 
 def normalize_images(images, mean=CIFAR_MEAN, std=CIFAR_STD, ctx=None):
@@ -328,7 +323,20 @@ def normalize_images(images, mean=CIFAR_MEAN, std=CIFAR_STD, ctx=None):
     return nd.image.normalize(nd.image.to_tensor(x), mean=mean, std=std)
 
 
+def main(argv=None):
+    """``python -m gluon_pydmn.data download [DIR]`` (``make data`` without the offline copies)."""
+    p = cli.parser('Fetch (if missing) and extract the official CIFAR-10 and CIFAR-100 binary '
+                   'archives.')
+    sub = p.add_subparsers(dest='cmd', required=True)
+    sub.add_parser('download', help='fetch and extract both archives (needs internet)').add_argument(
+        'dst', nargs='?', default=None, help='data root (default $%s, else %s)'
+        % (ENV_DATA, os.path.join('~', '.cache', 'gluon_pydmn', 'data')))
+    args = p.parse_args(argv)
+    folders = download(args.dst)
+    for folder in folders:
+        print(folder)
+    return folders
+
+
 if __name__ == '__main__':
-    if len(sys.argv) != 3 or sys.argv[1] != 'download':
-        sys.exit('usage: python -m gluon_pydmn.data download DIR')
-    download(sys.argv[2])
+    cli.run(main)

@@ -17,25 +17,24 @@ Command line (``make pretrained``)::
     python -m gluon_pydmn.pretrained download DIR   # fetch the release (needs internet)
     python -m gluon_pydmn.pretrained convert SRC DST # SRC: release folder, DST: converted files
 """
-import argparse
 import hashlib
 import json
 import os
 import sys
 import tempfile
-import urllib.request
 import warnings
 from dataclasses import dataclass
 
 import mxnet as mx
 from tqdm import tqdm
 
+from . import cli
 from .catalog import LABEL_SETS, MODEL_CFGS, label_set, model_cfg
 from .cifar_net import CIFARNet
 from .convert import ConversionError, load_authors_params
 from .data import CIFAR_MEAN, CIFAR_STD
 from .errors import LabelSetMismatchError, UserError
-from .utils import atomic_path, cache_dir
+from .utils import atomic_path, cache_dir, download
 
 __all__ = ['ENV_WEIGHTS', 'AUTHORS_RELEASE', 'AUTHORS_RELEASE_URL', 'RELEASE_SHA1',
            'RELEASED_LABEL_SETS', 'PretrainedCfg', 'WeightsNotFoundError', 'pretrained_cfg',
@@ -229,15 +228,9 @@ def download_release(dst, files=None, progress=True):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if progress:
             print('fetching', rel, file=sys.stderr)
-        url = RELEASE_RAW_URL + rel
-        try:
-            with atomic_path(path) as tmp:
-                urllib.request.urlretrieve(url, tmp)
-                check_release_file(tmp, rel)
-        except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
-            raise WeightsNotFoundError(
-                'could not download %s into %s (%s): check the connection, or copy the '
-                'authors\' release files there yourself' % (url, dst, e)) from e
+        download(RELEASE_RAW_URL + rel, path, WeightsNotFoundError,
+                 "copy the authors' release files there yourself",
+                 check=lambda tmp, rel=rel: check_release_file(tmp, rel))
 
 
 def convert_release(src, dst, names=None, progress=True):
@@ -261,8 +254,9 @@ def convert_release(src, dst, names=None, progress=True):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m gluon_pydmn.pretrained', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """``python -m gluon_pydmn.pretrained download|convert ...`` (``make weights``,
+    ``make pretrained``)."""
+    parser = cli.parser(__doc__)
     sub = parser.add_subparsers(dest='cmd', required=True)
     p = sub.add_parser('download', help='fetch the authors\' release (needs internet)')
     p.add_argument('dst', nargs='?', default=os.path.join(tempfile.gettempdir(), 'pydmobilenet_release'))
@@ -273,10 +267,12 @@ def main(argv=None):
     if args.cmd == 'download':
         download_release(args.dst)
         print(args.dst)
-    else:
-        for path in convert_release(args.src, args.dst or default_weights_root()):
-            print(path)
+        return [args.dst]
+    written = convert_release(args.src, args.dst or default_weights_root())
+    for path in written:
+        print(path)
+    return written
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main)

@@ -1,12 +1,12 @@
 """The Table 3 pipeline end to end on one model, and its resumable work folder."""
 import csv
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
-import reproduce_table3  # noqa: E402
+from conftest import load_script
+
+reproduce_table3 = load_script('reproduce_table3')
 
 
 def test_reproduce_table3_one_model(data_root, release_root, tmp_path, capsys):
@@ -38,9 +38,9 @@ def test_reproduce_table3_one_model(data_root, release_root, tmp_path, capsys):
         assert {r['zoo_name']: r for r in csv.DictReader(f)}['mobilenet_29_0.5']['cifar10_error'] == '1.5'
 
 
-def test_paper_tables_location_is_required(monkeypatch, tmp_path):
-    monkeypatch.delenv('GLUON_PYDMN_PAPER_TABLES', raising=False)
-    with pytest.raises(FileNotFoundError, match='GLUON_PYDMN_PAPER_TABLES'):
+def test_missing_paper_tables_are_named(monkeypatch, tmp_path):
+    monkeypatch.setenv('GLUON_PYDMN_PAPER_TABLES', str(tmp_path / 'nowhere.json'))
+    with pytest.raises(FileNotFoundError, match='nowhere.json.*GLUON_PYDMN_PAPER_TABLES'):
         reproduce_table3.main(['--out-dir', str(tmp_path)])
 
 

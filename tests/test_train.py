@@ -1,7 +1,6 @@
 """Training: the paper's schema, mixup, checkpoints that resume exactly, and the CLI."""
 import json
 import os
-import sys
 
 import mxnet as mx
 import numpy as np
@@ -12,8 +11,9 @@ from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.evaluate import error_rate, predict
 from gluon_pydmn.train import CheckpointMismatchError, TrainConfig, mixup, train
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
-import train as train_script  # noqa: E402
+from conftest import load_script
+
+train_script = load_script('train')
 
 # lr 0.01: small enough that MKL-DNN's last-bit differences between a fresh and a re-used graph
 # stay near 1e-6 after two epochs, where a lost optimizer state or data order changes ~1e-1.
