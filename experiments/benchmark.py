@@ -104,8 +104,8 @@ def main(argv=None):
                   '`gluon_pydmn/csrc/depthwise.cc`; same parameters and gradients). Both contenders run in one process with '
                   '`gluon_pydmn.configure_cpu()` (%s). Per-MAC cost relative to ours of %s, '
                   'which is timed in the same interleaved rounds as every row (its step time '
-                  'in the reference column); issue #3 asks for at most 2x for the PydMobileNets and 1.5x for '
-                  'any MobileNet.' % (', '.join('%s=%s' % kv for kv in sorted(child['cpu'].items())),
+                  'in the reference column); the targets are at most 2x for the PydMobileNets and '
+                  '1.5x for any MobileNet.' % (', '.join('%s=%s' % kv for kv in sorted(child['cpu'].items())),
                                       REFERENCE), '',
                   '| model | MMACs | authors\' graph (s) | ours (s) | ours / authors | ms per MMAC (ours) '
                   '| %s in the same rounds (s) | per-MAC cost vs it | target | met |' % REFERENCE,

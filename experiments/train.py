@@ -10,7 +10,7 @@ parameters and optimizer state, history.csv, history.png and, at the end, final.
 the same command again to resume; summary.md, rewritten after every epoch, records the
 command, the schema and the per-epoch table. On CPU the PydMobileNets train with their C++
 pyramid operator (fast=True), with gluon_pydmn.configure_cpu()'s settings; --gpus 0,1 splits
-each batch across GPUs (untested here).
+each batch across GPUs.
 """
 import dataclasses
 import datetime

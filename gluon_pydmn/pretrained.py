@@ -1,5 +1,8 @@
-"""Finding, checking, converting and fetching the authors' released weights.
+"""The authors' released weights: where they come from, and finding, checking, converting and
+fetching them.
 
+:func:`pretrained_cfg` describes the weights of a zoo model (:class:`PretrainedCfg`: the
+release files, the label set they predict); :func:`authors_graph` loads the authors' own graph.
 A weights root is either
 
 * a folder of **converted** files, ``<model>-<dataset>.params`` (this
@@ -12,16 +15,17 @@ A weights root is either
 Every release file is checked against the SHA-1 recorded in
 ``authors_release_sha1.json`` before use.
 
-Command line (``make pretrained``)::
+Command line (``make weights``, ``make pretrained``)::
 
-    python -m gluon_pydmn.pretrained download DIR   # fetch the release (needs internet)
-    python -m gluon_pydmn.pretrained convert SRC DST # SRC: release folder, DST: converted files
+    python -m gluon_pydmn.pretrained download [DIR]     # fetch the release (needs internet)
+    python -m gluon_pydmn.pretrained convert SRC [DST]  # SRC: release folder, DST: converted files
+
+``DIR`` and ``DST`` default to :func:`default_weights_root`.
 """
 import hashlib
 import json
 import os
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 
@@ -217,8 +221,7 @@ def authors_graph(name, root=None, ctx=None, classes=10):
 def download_release(dst, files=None, progress=True):
     """Fetch the authors' release files into ``dst`` (SHA-1 checked, atomic writes).
 
-    Needs internet access to GitHub. The project's offline machines test this code against a
-    local mirror of the release (``tests/test_download.py``), not against GitHub itself.
+    Needs internet access to GitHub.
     """
     files = files or sorted(RELEASE_SHA1)
     for rel in files:
@@ -259,16 +262,18 @@ def main(argv=None):
     parser = cli.parser(__doc__)
     sub = parser.add_subparsers(dest='cmd', required=True)
     p = sub.add_parser('download', help='fetch the authors\' release (needs internet)')
-    p.add_argument('dst', nargs='?', default=os.path.join(tempfile.gettempdir(), 'pydmobilenet_release'))
+    where = 'default $%s, else ~/.cache/gluon_pydmn/weights' % ENV_WEIGHTS
+    p.add_argument('dst', nargs='?', default=None, help=where)
     p = sub.add_parser('convert', help='convert a release folder into converted files')
     p.add_argument('src')
-    p.add_argument('dst', nargs='?', default=None, help='default: $%s or ~/.cache' % ENV_WEIGHTS)
+    p.add_argument('dst', nargs='?', default=None, help=where)
     args = parser.parse_args(argv)
+    dst = args.dst or default_weights_root()
     if args.cmd == 'download':
-        download_release(args.dst)
-        print(args.dst)
-        return [args.dst]
-    written = convert_release(args.src, args.dst or default_weights_root())
+        download_release(dst)
+        print(dst)
+        return [dst]
+    written = convert_release(args.src, dst)
     for path in written:
         print(path)
     return written
