@@ -33,8 +33,8 @@ FLOPS_NOTE = """\
 **Counting.** Params: trainable parameters (conv/dense weights, dense bias, BN gamma and
 beta; not BN running statistics nor the stem's fixed BN), counted on the 10-class
 networks (a 100-class head adds 11,610). FLOPs: multiply-accumulates of every convolution
-and dense layer for one 32x32 image, counted by walking the graph; see the README for how
-they relate to the paper's FLOPs column (docs/findings.md).
+and dense layer for one 32x32 image, counted by walking the graph; docs/findings.md says how
+they relate to the paper's FLOPs column.
 """
 
 
