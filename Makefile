@@ -15,7 +15,8 @@
 #                            under reference/ (this project's ../shared); used when present
 #   GLUON_PYDMN_DATA         CIFAR archives/folders (filled by `make data`)
 #   GLUON_PYDMN_WEIGHTS      authors' release layout or converted weights
-#   GLUON_PYDMN_PAPER_TABLES the paper's tables as JSON
+#   GLUON_PYDMN_PAPER_TABLES a JSON file replacing the package's transcription of the paper's
+#                            numbers (unset by default)
 #   GLUON_PYDMN_CACHE        extraction cache, resumable work folders
 
 PYTHON ?= python3
@@ -26,10 +27,7 @@ SHARED ?= ../shared
 export GLUON_PYDMN_CACHE ?= $(HOME)/.cache/gluon_pydmn
 export GLUON_PYDMN_DATA ?= $(GLUON_PYDMN_CACHE)/data
 RELEASE := $(SHARED)/reference/pydmobilenet_mxnet
-export GLUON_PYDMN_WEIGHTS ?= $(if $(wildcard $(RELEASE)),$(abspath $(RELEASE)),$(GLUON_PYDMN_CACHE)/release)
-export GLUON_PYDMN_PAPER_TABLES ?= $(abspath $(SHARED)/reference/paper_tables.json)
-# MXNet would otherwise run one OpenMP thread on a 2-core machine (it reserves a core).
-export OMP_NUM_THREADS ?= $(shell nproc)
+export GLUON_PYDMN_WEIGHTS ?= $(if $(wildcard $(RELEASE)),$(abspath $(RELEASE)),$(GLUON_PYDMN_CACHE)/weights)
 
 .PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff figure2 training-index benchmark train clean
 

@@ -10,27 +10,23 @@ gluon_pydmn.export.OnnxModel or any ONNX runtime). Each file is loaded back and 
 --check-images real test images compared with the source network's; the script fails if any
 differs by more than --tolerance. Inputs are normalised images (gluon_pydmn.test_transform()).
 """
-import argparse
-import os
-import sys
 import warnings
 
 import mxnet as mx
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evaluate import add_model_args, load_network  # noqa: E402
-
-from gluon_pydmn.deployment import deploy  # noqa: E402
-from gluon_pydmn.evaluate import predict  # noqa: E402
-from gluon_pydmn.export import OnnxModel, export_mxnet, export_onnx  # noqa: E402
+from gluon_pydmn import cli
+from gluon_pydmn.cpu import configure_cpu
+from gluon_pydmn.deployment import deploy
+from gluon_pydmn.evaluate import load_for_evaluation, predict
+from gluon_pydmn.export import OnnxModel, export_mxnet, export_onnx
 
 FORMATS = ('mxnet', 'onnx')
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_args(p)
+    p = cli.parser(__doc__)
+    cli.add_trained_network(p)
     p.add_argument('--out', required=True, help='path prefix of the exported files')
     p.add_argument('--format', nargs='+', choices=FORMATS, default=list(FORMATS))
     p.add_argument('--check-images', type=int, default=500,
@@ -54,14 +50,17 @@ def _loaded(fmt, paths, ctx):
 
 def main(argv=None):
     args = parse_args(argv)
-    net, test_set, ctx = load_network(args)
-    fast = deploy(net, ctx=ctx)
+    configure_cpu(training=False)
+    ctx = cli.contexts(args)[0]
+    net, test_set = load_for_evaluation(args.model, args.dataset, args.checkpoint,
+                                        args.weights_root, args.data_root, ctx)
+    deployed = deploy(net, ctx=ctx)
     images = test_set.images[:args.check_images]
     reference = predict(net, images, ctx=ctx)
     files, failed = {}, []
     for fmt in args.format:
-        paths = (export_mxnet(fast, args.out) if fmt == 'mxnet'
-                 else (export_onnx(fast, args.out + '.onnx'),))
+        paths = (export_mxnet(deployed, args.out) if fmt == 'mxnet'
+                 else (export_onnx(deployed, args.out + '.onnx'),))
         diff = float(np.abs(predict(_loaded(fmt, paths, ctx), images, ctx=ctx) - reference).max())
         files[fmt] = {'paths': paths, 'max_diff': diff}
         print('%-5s %s: largest logit difference to %s on %d test images %.1e'
@@ -75,4 +74,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main)

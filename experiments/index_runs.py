@@ -6,9 +6,9 @@ One row per run folder: network, data, schema (the paper's full one or compresse
 done, test error at the last and at the best epoch, and the paper's Table 3 error for the
 network where it has one. Read from each folder's run.json and history.csv.
 """
-import argparse
 import os
 
+from gluon_pydmn import cli
 from gluon_pydmn.catalog import MODEL_CFGS
 from gluon_pydmn.reproduce.figure2 import runs_markdown
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
@@ -16,7 +16,7 @@ from gluon_pydmn.utils import atomic_path, command_line
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument('--root', default='results/training', help='folder of run folders (default %(default)s)')
     p.add_argument('--out', help='markdown file (default ROOT/README.md)')
     return p.parse_args(argv)
@@ -46,4 +46,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main)

@@ -9,8 +9,8 @@ CIFAR-10 with its full 320-epoch schema; the caption under the curves states eac
 schema, so compressed runs are marked as such. The generating command is printed under the
 plot and stored in the PNG's metadata.
 """
-import argparse
 
+from gluon_pydmn import cli
 from gluon_pydmn.reproduce.figure2 import plot_training_curves
 from gluon_pydmn.reproduce.tradeoff import save_figure
 from gluon_pydmn.utils import command_line
@@ -20,7 +20,7 @@ FIGURE2_RUNS = ['results/training/cifar_resnet110_v2-cifar10-scale0.1',
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument('--runs', nargs='+', default=FIGURE2_RUNS, metavar='DIR',
                    help='run folders, one curve each (default: the two Figure 2 runs)')
     p.add_argument('--out', default='results/figure2.png',
@@ -37,4 +37,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main)

@@ -6,15 +6,14 @@ Reads the CSV that experiments/reproduce_table3.py writes (`make reproduce-table
 plot shows this package's measured errors and counts. The generating command is printed
 under the panels and stored in the PNG's metadata.
 """
-import argparse
-
+from gluon_pydmn import cli
 from gluon_pydmn.reproduce.table3 import read_csv
 from gluon_pydmn.reproduce.tradeoff import plot_tradeoff, save_figure
 from gluon_pydmn.utils import command_line
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument('--table3', default='results/table3.csv',
                    help='Table 3 CSV from reproduce_table3.py (default %(default)s)')
     p.add_argument('--out', default='results/tradeoff.png',
@@ -33,4 +32,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main)

@@ -1,24 +1,21 @@
 """Reproduce Table 3 of the paper: writes results/table3.md and results/table3.csv.
 
-    python experiments/reproduce_table3.py --paper-tables ../shared/reference/paper_tables.json
+    python experiments/reproduce_table3.py            # make reproduce-table3
 
-Data, weights and the paper's numbers come from --data-root / --weights-root /
---paper-tables, defaulting to $GLUON_PYDMN_DATA / $GLUON_PYDMN_WEIGHTS /
-$GLUON_PYDMN_PAPER_TABLES. Interrupted runs resume from --work-dir.
+Data and weights come from --data-root / --weights-root, defaulting to $GLUON_PYDMN_DATA /
+$GLUON_PYDMN_WEIGHTS; the paper's numbers from the package's transcription, or from
+--paper-tables / $GLUON_PYDMN_PAPER_TABLES. Interrupted runs resume from --work-dir.
 """
-import argparse
 import datetime
 import os
 
-# MXNet 1.x keeps one core for its engine and so runs a single OpenMP thread on a 2-core
-# machine unless told otherwise: twice as slow here. Must be set before mxnet is imported.
-os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
+import mxnet as mx
 
-import mxnet as mx  # noqa: E402
-
-from gluon_pydmn.reproduce import table3  # noqa: E402
-from gluon_pydmn.reproduce.paper import load_paper_tables  # noqa: E402
-from gluon_pydmn.utils import atomic_path, cache_dir, command_line  # noqa: E402
+from gluon_pydmn import cli
+from gluon_pydmn.cpu import configure_cpu
+from gluon_pydmn.reproduce import table3
+from gluon_pydmn.reproduce.paper import load_paper_tables
+from gluon_pydmn.utils import atomic_path, cache_dir, command_line
 
 PROTOCOL = """\
 **CIFAR-100 label protocol.** The authors' released CIFAR-100 weights were trained and
@@ -28,37 +25,39 @@ evaluated on CIFAR-100's **20 coarse superclasses**, not its 100 fine classes: t
 fine labels they are at chance (column "same weights, 100 fine labels"). The paper's
 CIFAR-100 column is therefore a 20-class error and is not comparable with the 100-class
 CIFAR-100 errors of other papers (as in its Table 4). This table reproduces the column as the
-authors computed it; gluon_pydmn trains on the 100 fine labels by default.
+authors computed it. For training, gluon_pydmn offers both protocols: cifar100-coarse (this
+one: a 100-output head on the 20 coarse labels) and cifar100-fine (the standard 100 classes).
 """
 
 FLOPS_NOTE = """\
 **Counting.** Params: trainable parameters (conv/dense weights, dense bias, BN gamma and
 beta; not BN running statistics nor the stem's fixed BN), counted on the 10-class
 networks (a 100-class head adds 11,610). FLOPs: multiply-accumulates of every convolution
-and dense layer for one 32x32 image, counted by walking the graph; see the README for how
+and dense layer for one 32x32 image, counted by walking the graph; docs/findings.md says how
 they relate to the paper's FLOPs column.
 """
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--data-root', help='CIFAR folder (default $GLUON_PYDMN_DATA)')
-    p.add_argument('--weights-root', help='weights folder (default $GLUON_PYDMN_WEIGHTS)')
-    p.add_argument('--paper-tables', help='paper_tables.json (default $GLUON_PYDMN_PAPER_TABLES)')
+    p = cli.parser(__doc__)
+    cli.add_data_root(p)
+    cli.add_weights_root(p)
+    cli.add_paper_tables(p)
     p.add_argument('--work-dir', default=os.path.join(cache_dir(), 'table3'),
                    help='per-model results, for resuming (default %(default)s)')
     p.add_argument('--fresh', action='store_true', help='ignore results saved in --work-dir')
     p.add_argument('--out-dir', default='results', help='where table3.md/.csv go')
     p.add_argument('--batch-size', type=int, default=128)
-    p.add_argument('--gpu', type=int, default=None, help='GPU id (untested here); default CPU')
+    cli.add_gpus(p)
     p.add_argument('--models', nargs='*', help='subset of zoo names (default: all 22)')
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    configure_cpu(training=False)
     paper = load_paper_tables(args.paper_tables)
-    ctx = mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
+    ctx = cli.contexts(args)[0]
     if args.fresh and os.path.isdir(args.work_dir):
         for f in os.listdir(args.work_dir):
             os.remove(os.path.join(args.work_dir, f))
@@ -100,4 +99,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main)

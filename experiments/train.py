@@ -10,9 +10,8 @@ parameters and optimizer state, history.csv, history.png and, at the end, final.
 the same command again to resume; summary.md, rewritten after every epoch, records the
 command, the schema and the per-epoch table. On CPU the PydMobileNets train with their C++
 pyramid operator (fast=True), with gluon_pydmn.configure_cpu()'s settings; --gpus 0,1 splits
-each batch across GPUs (untested here).
+each batch across GPUs.
 """
-import argparse
 import dataclasses
 import datetime
 import os
@@ -20,8 +19,9 @@ import warnings
 
 import mxnet as mx
 
-from gluon_pydmn.cpu import configure_cpu
+from gluon_pydmn import cli
 from gluon_pydmn.catalog import LABEL_SETS, MODEL_CFGS
+from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import get_dataset
 from gluon_pydmn.model_zoo import get_model
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
@@ -31,35 +31,11 @@ from gluon_pydmn.utils import atomic_path, command_line
 DEFAULTS = TrainConfig()
 
 
-def _gpu_ids(text):
-    try:
-        ids = [int(i) for i in text.split(',')]
-    except ValueError:
-        ids = []
-    if not ids or len(set(ids)) != len(ids) or min(ids) < 0:
-        raise argparse.ArgumentTypeError('expected distinct comma-separated GPU ids such as 0,1, '
-                                         'got %r' % text)
-    return ids
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError('expected a whole number of at least 1, got %r' % text)
-    return value
-
-
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--model', required=True, help='zoo name, e.g. pydmobilenet_concat_56_0.75')
-    p.add_argument('--dataset', default='cifar10', choices=list(LABEL_SETS),
-                   help='label set (default %(default)s): cifar100-fine is the standard 100-class '
-                        'task, cifar100-coarse the 20 superclasses with a 100-output head, as '
-                        "the authors trained for the paper's CIFAR-100 column")
-    p.add_argument('--data-root', help='CIFAR folder (default $GLUON_PYDMN_DATA)')
+    p = cli.parser(__doc__)
+    cli.add_model(p)
+    cli.add_label_set(p)
+    cli.add_data_root(p)
     p.add_argument('--out', help='run folder (default runs/<model>-<dataset>)')
     p.add_argument('--schedule-scale', type=float,
                    help="compress the paper's schema: scale its epochs, decay epochs and "
@@ -76,12 +52,10 @@ def parse_args(argv=None):
     p.add_argument('--mixup-off-last-epochs', type=int,
                    help='default %d' % DEFAULTS.mixup_off_last_epochs)
     p.add_argument('--seed', type=int, default=DEFAULTS.seed)
-    p.add_argument('--limit-train', type=_positive_int,
+    p.add_argument('--limit-train', type=cli.positive_int,
                    help='train on the first N training images only')
-    p.add_argument('--stop-after', type=_positive_int, help='stop after N epochs (resume later)')
-    p.add_argument('--gpus', type=_gpu_ids, default=[],
-                   help='comma-separated GPU ids, e.g. 0 or 0,1: each batch is split across them '
-                        '(untested here); default CPU')
+    p.add_argument('--stop-after', type=cli.positive_int, help='stop after N epochs (resume later)')
+    cli.add_gpus(p, several=True)
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     return p.parse_args(argv)
 
@@ -90,7 +64,7 @@ def main(argv=None):
     args = parse_args(argv)
     configure_cpu()  # before MXNet's first operator: threads, one MKL-DNN blocking for training
     config = make_config(args)
-    ctx = [mx.gpu(i) for i in args.gpus] or [mx.cpu()]
+    ctx = cli.contexts(args)
     mx.random.seed(config.seed)  # the Xavier initialisation
     net = get_model(args.model, classes=LABEL_SETS[args.dataset].head_width, ctx=ctx,
                     fast=ctx[0].device_type == 'cpu')
@@ -174,4 +148,4 @@ def _paper_result(model, dataset):
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main)

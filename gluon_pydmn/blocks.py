@@ -33,7 +33,7 @@ from mxnet.gluon.block import HybridBlock
 from . import ops
 
 __all__ = ['MAIN_PARTS', 'BN_EPSILON', 'ConvMain', 'DepthwiseMain', 'PyramidDepthwise',
-           'ResidualBlock', 'make_main_part', 'main_part_out_channels', 'faithful']
+           'ResidualBlock', 'make_main_part', 'main_part_out_channels', 'separate_branches']
 
 DEFAULT_KERNEL_SIZES = (3, 5, 7)
 BN_EPSILON = 1e-5
@@ -258,9 +258,10 @@ class ResidualBlock(HybridBlock):
 
 
 @contextlib.contextmanager
-def faithful(net):
-    """Within the block, every :class:`PyramidDepthwise` of ``net`` runs as the authors'
-    separate branches (for graph walks such as conversion and FLOP counting)."""
+def separate_branches(net):
+    """Within the ``with`` block, every :class:`PyramidDepthwise` of ``net`` runs its branches
+    as separate depthwise convolutions, as the authors' graphs do, instead of the C++ operator
+    (``fast=True``); for graph walks such as conversion and FLOP counting."""
     blocks = []
 
     def collect(block):

@@ -15,7 +15,7 @@ import json
 
 import mxnet as mx
 
-from .blocks import faithful
+from .blocks import separate_branches
 from .errors import UserError
 
 __all__ = ['ConversionError', 'param_layers', 'convert_authors_params', 'load_authors_params']
@@ -102,7 +102,7 @@ def convert_authors_params(net, symbol_json, arrays):
         If the graphs differ in any layer, shape, or in what is left over.
     """
     theirs = param_layers(symbol_json)
-    with faithful(net):
+    with separate_branches(net):
         ours = param_layers(net(mx.sym.var('data')).tojson())
     if len(theirs) != len(ours):
         raise ConversionError('the checkpoint has %d layers with parameters, the network %d: '

@@ -13,7 +13,7 @@ import json
 import mxnet as mx
 import numpy as np
 
-from .blocks import faithful
+from .blocks import separate_branches
 
 __all__ = ['count_params', 'count_flops', 'layer_flops']
 
@@ -65,6 +65,6 @@ def count_flops(net, input_shape=(1, 3, 32, 32)):
     if isinstance(net, mx.sym.Symbol):
         symbol = net
     else:
-        with faithful(net):  # count the pyramid's branches, not a merged kernel
+        with separate_branches(net):  # count the pyramid's branches, not a merged kernel
             symbol = net(mx.sym.var('data'))
     return sum(macs for _, _, macs in layer_flops(symbol, input_shape))

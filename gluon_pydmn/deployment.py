@@ -228,7 +228,6 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
         Hybridize with MKL-DNN fusion when it passes a parity check (CPU builds with MKL-DNN);
         otherwise or with ``fuse=False`` hybridize plainly. ``net.fusion`` tells which.
     ctx : Context, default ``mx.cpu()``
-        GPU contexts work in principle but are untested here.
 
     Returns
     -------

@@ -7,7 +7,7 @@ Every such error derives from :class:`UserError` and from the built-in exception
 
 __all__ = ['UserError', 'UnknownNameError', 'LabelSetMismatchError', 'CheckpointError',
            'CheckpointNotFoundError', 'CheckpointMismatchError', 'RunFolderBusyError',
-           'RunFolderNotWritableError', 'TrainingDivergedError']
+           'RunFolderNotWritableError', 'NotARunFolderError', 'TrainingDivergedError']
 
 
 class UserError(Exception):
@@ -45,3 +45,7 @@ class RunFolderNotWritableError(UserError, PermissionError):
 
 class TrainingDivergedError(UserError, RuntimeError):
     """The training loss became NaN or infinite; the last finished epoch's checkpoint is kept."""
+
+
+class NotARunFolderError(UserError, FileNotFoundError):
+    """A folder given as a training run folder lacks the run's files."""

@@ -3,10 +3,12 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from .data import check_raw_dataset, normalize_images
+from .data import check_raw_dataset, get_dataset, normalize_images
 from .errors import LabelSetMismatchError
+from .model_zoo import load_trained
 
-__all__ = ['LabelSetMismatchError', 'predict', 'error_rate', 'evaluate', 'check_label_set']
+__all__ = ['LabelSetMismatchError', 'predict', 'error_rate', 'evaluate', 'check_label_set',
+           'load_for_evaluation']
 
 
 def check_label_set(net, dataset):
@@ -88,3 +90,22 @@ def evaluate(net, dataset, batch_size=500, ctx=None, progress=True, allow_label_
                      desc='%s on %s' % (cfg.model if cfg else getattr(net, 'name', 'net'),
                                         dataset.label_set))
     return error_rate(logits, dataset.labels)
+
+
+def load_for_evaluation(name, label_set='cifar10', checkpoint_path=None, root=None,
+                        data_root=None, ctx=None):
+    """Zoo network ``name`` with trained weights for ``label_set`` and that label set's test set.
+
+    The weights are the authors' or your own ``checkpoint_path``
+    (:func:`gluon_pydmn.model_zoo.load_trained`); the network is hybridized and checked to
+    predict the test set's labels (:func:`check_label_set`).
+
+    Returns
+    -------
+    (CIFARNet, dataset)
+    """
+    net = load_trained(name, label_set, checkpoint_path, ctx=ctx, root=root)
+    test_set = get_dataset(label_set, train=False, root=data_root)
+    check_label_set(net, test_set)
+    net.hybridize(static_alloc=True, static_shape=True)
+    return net, test_set

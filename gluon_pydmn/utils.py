@@ -1,11 +1,14 @@
-"""Small helpers shared by the package: cache folder, atomic writes, command lines."""
+"""Small helpers shared by the package: cache folder, atomic writes, downloads, command lines."""
 import contextlib
 import os
 import shlex
+import shutil
 import sys
 import tempfile
+import urllib.request
 
-__all__ = ['params_file_problem', 'mxnet_error_reason', 'ENV_CACHE', 'cache_dir', 'atomic_path', 'command_line', 'context_list']
+__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'download', 'command_line', 'context_list',
+           'params_file_problem', 'mxnet_error_reason']
 
 ENV_CACHE = 'GLUON_PYDMN_CACHE'
 
@@ -36,10 +39,34 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             if os.path.isdir(tmp):
-                import shutil
                 shutil.rmtree(tmp)
             else:
                 os.remove(tmp)
+
+
+def download(url, path, error, remedy, check=None):
+    """Fetch ``url`` into ``path``; ``path`` appears only once complete (and checked).
+
+    Parameters
+    ----------
+    url, path : str
+    error : type
+        Exception raised when the download fails, with a message naming ``url``, the folder
+        and the cause, and ending with ``remedy``.
+    remedy : str
+        What the user can do instead, e.g. ``'put the file there yourself'``.
+    check : callable, optional
+        ``check(tmp_path)`` runs on the downloaded file before it is moved into place; it
+        raises to refuse the file.
+    """
+    try:
+        with atomic_path(path) as tmp:
+            urllib.request.urlretrieve(url, tmp)
+            if check is not None:
+                check(tmp)
+    except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
+        raise error('could not download %s into %s (%s): check the connection, or %s'
+                    % (url, os.path.dirname(os.path.abspath(path)), e, remedy)) from e
 
 
 def command_line(script, argv=None):

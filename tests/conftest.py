@@ -3,11 +3,13 @@
 The Makefile sets $GLUON_PYDMN_DATA and $GLUON_PYDMN_WEIGHTS (``make test``). A test that
 needs them fails, never skips, when they are missing.
 """
+import importlib.util
 import os
 import warnings
 
 import pytest
 
+from gluon_pydmn import configure_cpu
 from gluon_pydmn import data as data_mod
 from gluon_pydmn.model_zoo import CoarseLabelWarning, get_model, pretrained_cfg
 from gluon_pydmn.pretrained import default_weights_root
@@ -15,6 +17,7 @@ from gluon_pydmn.pretrained import default_weights_root
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: long tests, run by `make test-slow`')
+    configure_cpu(training=False)  # all cores, before MXNet runs its first operator
 
 
 @pytest.fixture(scope='session')
@@ -46,6 +49,16 @@ def cifar10_test(data_root):
 def cifar100_test(data_root):
     return {mode: data_mod.CIFAR100(data_root, train=False, label_mode=mode)
             for mode in ('fine', 'coarse')}
+
+
+def load_script(name):
+    """``experiments/<name>.py`` as a module, for calling its ``main(argv)``."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        'experiments', name + '.py')
+    spec = importlib.util.spec_from_file_location('experiments_' + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_pretrained_quietly(name, classes, root, **kwargs):

@@ -2,7 +2,6 @@
 training and evaluation on the authors' CIFAR-100 protocol (100 outputs, 20 coarse labels)."""
 import ast
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ from gluon_pydmn.evaluate import error_rate, evaluate, predict
 from gluon_pydmn.model_zoo import load_trained
 from gluon_pydmn.pretrained import RELEASED_LABEL_SETS, pretrained_cfg
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
-import train as train_script  # noqa: E402
+from conftest import load_script
+
+train_script = load_script('train')
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gluon_pydmn')
 

@@ -24,13 +24,13 @@ def test_deploy_matches_network(name, classes, release_root, images):
     net = load_pretrained_quietly(name, classes, release_root)
     x = images[classes]
     expected = net(x).asnumpy()
-    fast = deploy(net)
-    assert fast.fusion == 'MKLDNN'  # the fused graph passed its parity check
-    out = fast(x).asnumpy()
+    deployed = deploy(net)
+    assert deployed.fusion == 'MKLDNN'  # the fused graph passed its parity check
+    out = deployed(x).asnumpy()
     assert np.abs(out - expected).max() <= 1e-4
     assert np.array_equal(out.argmax(axis=1), expected.argmax(axis=1))
-    assert fast.pretrained_cfg == net.pretrained_cfg
-    assert not [p for p in fast.collect_params().values() if 'running' in p.name]  # BN folded
+    assert deployed.pretrained_cfg == net.pretrained_cfg
+    assert not [p for p in deployed.collect_params().values() if 'running' in p.name]  # BN folded
 
 
 @pytest.mark.parametrize('name', [n for n in ZOO if 'concat' in n][:1])
@@ -38,8 +38,8 @@ def test_deploy_grouped_concat_and_unfused(name, release_root, images):
     net = load_pretrained_quietly(name, 10, release_root)
     expected = net(images[10]).asnumpy()
     for kwargs in (dict(concat='grouped'), dict(fuse=False)):
-        fast = deploy(net, **kwargs)
-        assert np.abs(fast(images[10]).asnumpy() - expected).max() <= 1e-4
+        deployed = deploy(net, **kwargs)
+        assert np.abs(deployed(images[10]).asnumpy() - expected).max() <= 1e-4
 
 
 def _randomise_batchnorms(net, rng):
@@ -65,11 +65,11 @@ def test_deploy_folds_leading_batchnorms_into_the_stream(family, images):
     x = images[10][:32]
     expected = net(x).asnumpy()
     for fuse in (True, False):
-        fast = deploy(net, fuse=fuse)
-        kept = [i for i, block in enumerate(fast.blocks) if block.pre_bn is not None]
+        deployed = deploy(net, fuse=fuse)
+        kept = [i for i, block in enumerate(deployed.blocks) if block.pre_bn is not None]
         assert kept == [0, 4, 7]
-        assert np.abs(fast(x).asnumpy() - expected).max() <= 1e-4
-    assert fast.fusion == 'none' and deploy(net).fusion == 'MKLDNN'
+        assert np.abs(deployed(x).asnumpy() - expected).max() <= 1e-4
+    assert deployed.fusion == 'none' and deploy(net).fusion == 'MKLDNN'
 
 
 def test_deploy_rejects_unknown_concat_mode(release_root):

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 import pytest
 
+from gluon_pydmn import cli
 from gluon_pydmn import data as data_mod
 from gluon_pydmn import pretrained
 from gluon_pydmn.convert import ConversionError
@@ -64,7 +65,9 @@ def test_cifar_download_fetches_extracts_and_loads(data_root, cifar10_test, cifa
     monkeypatch.setattr(data_mod, 'OFFICIAL_URL', mirror.url)
     monkeypatch.setenv('GLUON_PYDMN_CACHE', str(tmp_path / 'cache'))
     root = tmp_path / 'data'
-    data_mod.download(str(root))
+    folders = data_mod.main(['download', str(root)])  # python -m gluon_pydmn.data download DIR
+    assert folders == [str(tmp_path / 'cache' / 'cifar' / f) for f in (
+        'cifar-10-batches-bin', 'cifar-100-binary')]
     assert sorted(mirror.requests) == sorted('/' + a for a in archives)
     assert sorted(os.listdir(root)) == sorted(archives)  # no partial or temporary files
     test10 = data_mod.CIFAR10(str(root), train=False)
@@ -78,7 +81,8 @@ def test_cifar_download_fetches_extracts_and_loads(data_root, cifar10_test, cifa
     assert len(mirror.requests) == len(archives)
 
 
-def test_cifar_download_failure_names_the_url_and_leaves_nothing(serve, tmp_path, monkeypatch):
+def test_cifar_download_failure_names_the_url_and_leaves_nothing(serve, tmp_path, monkeypatch,
+                                                                capsys):
     (tmp_path / 'empty').mkdir()
     mirror = serve(tmp_path / 'empty')  # a server without the files: HTTP 404
     monkeypatch.setattr(data_mod, 'OFFICIAL_URL', mirror.url)
@@ -88,6 +92,11 @@ def test_cifar_download_failure_names_the_url_and_leaves_nothing(serve, tmp_path
                        % mirror.url.replace('.', r'\.')):
         data_mod.CIFAR10(str(root), train=False, download=True)
     assert os.listdir(root) == []
+    with pytest.raises(SystemExit) as exit_info:  # the command line: one line, status 2
+        cli.run(data_mod.main, ['download', str(root)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.splitlines()  # 'downloading ...', then the error
+    assert err[-1].startswith('error: could not download ') and 'Traceback' not in err[-1]
 
 
 def _release_files(name):

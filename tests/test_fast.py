@@ -1,4 +1,5 @@
-"""The fast training graph computes the same function and gradients as the faithful one."""
+"""The fast training graph (each pyramid as one C++ operator) computes the same function and
+gradients as the graph with separate branches."""
 import json
 
 import mxnet as mx
@@ -7,7 +8,7 @@ import pytest
 from mxnet import autograd
 
 import gluon_pydmn as g
-from gluon_pydmn.blocks import PyramidDepthwise, faithful
+from gluon_pydmn.blocks import PyramidDepthwise, separate_branches
 
 ZOO = g.get_model_list()
 
@@ -32,8 +33,8 @@ def test_fast_graph_same_outputs_and_gradients(name, release_root, cifar10_test)
     """Released weights load into both graphs, which have the same parameters. In float64 they
     agree to rounding: outputs to 1e-10, each gradient tensor to 1e-10 of its largest entry
     (with a floor at 1e-3 of the largest gradient for tensors that are zero up to rounding).
-    In float32 the fast graph is as accurate as the faithful one: its largest gradient error
-    against float64 is at most 1e-4 of the largest gradient, or twice the faithful graph's own
+    In float32 the fast graph is as accurate as the separate branches: its largest gradient error
+    against float64 is at most 1e-4 of the largest gradient, or twice the separate branches' own
     float32 error where MKL-DNN's float32 BatchNorm makes that larger."""
     x = g.data.normalize_images(cifar10_test.images[:4])
     y = mx.nd.array(cifar10_test.labels[:4])
@@ -53,8 +54,8 @@ def test_fast_graph_same_outputs_and_gradients(name, release_root, cifar10_test)
         assert np.abs(grad_fast[key] - grad_ref[key]).max() <= 1e-10 * floor, key
     out32, grad32 = results['float32', True]
     assert np.abs(out32 - out_ref).max() <= 1e-4 * max(1, np.abs(out_ref).max())
-    faithful32 = max_error(results['float32', False][1], grad_ref)
-    assert max_error(grad32, grad_ref) <= max(1e-4 * scale, 2 * faithful32)
+    branches32 = max_error(results['float32', False][1], grad_ref)
+    assert max_error(grad32, grad_ref) <= max(1e-4 * scale, 2 * branches32)
 
 
 @pytest.mark.parametrize('family', ['pydmobilenet_add', 'pydmobilenet_concat'])
@@ -66,12 +67,12 @@ def test_fast_pyramid_is_one_operator(family):
         return sum(n['op'] == op and (not grouped or n['attrs'].get('num_group', '1') != '1')
                    for n in nodes)
     assert count('pyd_pyramid_depthwise') == 9 and count('Convolution', grouped=True) == 0
-    with faithful(net):
+    with separate_branches(net):
         assert count('pyd_pyramid_depthwise') == 0
         assert count('Convolution', grouped=True) == 27  # three branches in each of 9 blocks
     blocks = []
     net.apply(lambda b: blocks.append(b) if isinstance(b, PyramidDepthwise) else None)
-    assert len(blocks) == 9 and all(b.fast for b in blocks)  # restored after faithful()
+    assert len(blocks) == 9 and all(b.fast for b in blocks)  # restored after separate_branches()
     assert g.count_flops(net) == g.count_flops(g.get_cifar_net(family, 29, 0.25))
 
 

@@ -1,6 +1,5 @@
 """The paper's Figure 2 and the index of training runs, drawn from real (small) run folders."""
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -9,10 +8,10 @@ from PIL import Image
 from gluon_pydmn.reproduce.figure2 import display_name, plot_training_curves, runs_markdown
 from gluon_pydmn.train import read_run
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
-import index_runs  # noqa: E402
-import plot_figure2  # noqa: E402
-import train as train_script  # noqa: E402
+from conftest import load_script
+
+index_runs, plot_figure2, train_script = (load_script(n) for n in ('index_runs', 'plot_figure2',
+                                                                  'train'))
 
 
 @pytest.fixture(scope='module')

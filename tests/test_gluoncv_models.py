@@ -5,7 +5,6 @@ The paper's Figure 2 compares PydMobileNet-Concat-56-0.25 with the pre-activatio
 training script trains them with the same schema, data pipeline, history and resume.
 """
 import os
-import sys
 
 import mxnet as mx
 import numpy as np
@@ -16,8 +15,9 @@ from gluon_pydmn.errors import UnknownNameError
 from gluon_pydmn.evaluate import error_rate, evaluate, predict
 from gluon_pydmn.model_zoo import gluoncv_cifar_names
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
-import train as train_script  # noqa: E402
+from conftest import load_script
+
+train_script = load_script('train')
 
 # trainable parameters by our count (GluonCV's networks at 10 classes)
 GLUONCV_PARAMS = {'cifar_resnet20_v1': 270474, 'cifar_resnet56_v1': 851082,

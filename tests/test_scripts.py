@@ -1,20 +1,18 @@
 """experiments/evaluate.py and experiments/export.py on real data and the authors' weights, and
 the loading of one's own checkpoints they rest on (get_model(checkpoint_path=), load_trained)."""
-import os
-import sys
-
 import mxnet as mx
 import numpy as np
 import pytest
 
 import gluon_pydmn as g
+from gluon_pydmn import cli
 from gluon_pydmn.evaluate import LabelSetMismatchError
 from gluon_pydmn.model_zoo import MODEL_CFGS, load_trained
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
-import evaluate as evaluate_script  # noqa: E402
-import export as export_script  # noqa: E402
+from conftest import load_script
+
+evaluate_script, export_script = load_script('evaluate'), load_script('export')
 
 MODEL = 'pydmobilenet_concat_29_0.25'
 
@@ -37,13 +35,24 @@ def test_evaluate_script_gives_the_papers_error(dataset, data_root, release_root
     assert 'top-1 error %.2f%%' % result['error'] in out and 'deploy form' in out
 
 
-def test_no_released_weights_for_fine_labels(data_root, release_root):
+def _user_error(main, argv, capsys):
+    """What ``cli.run(main, argv)`` prints on stderr; it must exit with status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(main, argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_no_released_weights_for_fine_labels(data_root, release_root, capsys):
     with pytest.raises(LabelSetMismatchError, match="20 coarse superclasses.*'cifar100-coarse'"):
         load_trained(MODEL, 'cifar100-fine', root=release_root)
-    with pytest.raises(SystemExit, match="error: no released weights .*'cifar100-coarse'"):
-        evaluate_script.main(_common(data_root, release_root, '--dataset', 'cifar100-fine'))
-    with pytest.raises(SystemExit, match='(?s)error: unknown model .*pydmobilenet_concat_56_0.75'):
-        evaluate_script.main(['--model', 'pydmobilenet_56', '--data-root', data_root])
+    err = _user_error(evaluate_script.main,
+                      _common(data_root, release_root, '--dataset', 'cifar100-fine'), capsys)
+    assert err.startswith("error: no released weights ") and "'cifar100-coarse'" in err
+    err = _user_error(evaluate_script.main, ['--model', 'pydmobilenet_56', '--data-root', data_root],
+                      capsys)
+    assert err.startswith('error: unknown model ') and 'pydmobilenet_concat_56_0.75' in err
+    assert 'Traceback' not in err
 
 
 def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root, tmp_path):

@@ -32,6 +32,6 @@ def test_deploy_mode_keeps_full_test_set_error(name, classes, release_root, cifa
                                                cifar100_test):
     net = load_pretrained_quietly(name, classes, release_root)
     test = cifar10_test if classes == 10 else cifar100_test['coarse']
-    fast = deploy(net)
+    deployed = deploy(net)
     net.hybridize(static_alloc=True, static_shape=True)
-    assert evaluate(fast, test, progress=False) == evaluate(net, test, progress=False)
+    assert evaluate(deployed, test, progress=False) == evaluate(net, test, progress=False)

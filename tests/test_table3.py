@@ -2,12 +2,12 @@
 import csv
 import json
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
-import reproduce_table3  # noqa: E402
+from conftest import load_script
+
+reproduce_table3 = load_script('reproduce_table3')
 
 
 def test_reproduce_table3_one_model(data_root, release_root, tmp_path, capsys):
@@ -72,9 +72,9 @@ def test_saved_results_are_keyed_on_code_data_weights_and_batch_size(data_root, 
     assert stats == {'recomputed': 2, 'reused': 0}
 
 
-def test_paper_tables_location_is_required(monkeypatch, tmp_path):
-    monkeypatch.delenv('GLUON_PYDMN_PAPER_TABLES', raising=False)
-    with pytest.raises(FileNotFoundError, match='GLUON_PYDMN_PAPER_TABLES'):
+def test_missing_paper_tables_are_named(monkeypatch, tmp_path):
+    monkeypatch.setenv('GLUON_PYDMN_PAPER_TABLES', str(tmp_path / 'nowhere.json'))
+    with pytest.raises(FileNotFoundError, match='nowhere.json.*GLUON_PYDMN_PAPER_TABLES'):
         reproduce_table3.main(['--out-dir', str(tmp_path)])
 
 

@@ -2,7 +2,6 @@
 import json
 import os
 import subprocess
-import sys
 import warnings
 
 import mxnet as mx
@@ -16,8 +15,9 @@ from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFold
                                TrainConfig, TrainingDivergedError, mixup, read_run, run_result,
                                train)
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'experiments'))
-import train as train_script  # noqa: E402
+from conftest import load_script
+
+train_script = load_script('train')
 
 # lr 0.01: small enough that MKL-DNN's last-bit differences between a fresh and a re-used graph
 # stay near 1e-6 after two epochs, where a lost optimizer state or data order changes ~1e-1.

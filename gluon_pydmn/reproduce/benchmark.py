@@ -1,8 +1,8 @@
 """Speed measurements for Table 5's networks: training steps and inference, side by side.
 
 Each contender is timed in the same process, interleaved round by round
-(:func:`gluon_pydmn.reproduce.timing.time_rounds`), because these machines are noisy: times are medians,
-ratios are medians of the per-round ratios with their quartiles.
+(:func:`gluon_pydmn.reproduce.timing.time_rounds`), because a shared machine is noisy: times
+are medians, ratios are medians of the per-round ratios with their quartiles.
 """
 import os
 import tempfile

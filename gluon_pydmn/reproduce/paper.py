@@ -1,33 +1,46 @@
-"""The paper's published numbers (Tables 3-5), read from a JSON transcription.
+"""The paper's published numbers: Tables 3-5, the training schema and Figure 2's description.
 
-The transcription is not part of this package: point ``path=`` or
-``$GLUON_PYDMN_PAPER_TABLES`` at it (in this project: the shared
-``reference/paper_tables.json``).
+They ship with the package as ``paper_tables.json`` beside this module, transcribed from the
+paper's text (arXiv 1811.07083): keys ``source``, ``training_schema`` (Section 4.2, with the
+mixup settings of the authors' training notebook, see its ``notes``), ``table3``,
+``table4_others`` (Table 4 without the PydMobileNet rows, which are Table 3's), ``table5``
+and ``figure2``. ``path=`` or ``$GLUON_PYDMN_PAPER_TABLES`` replaces the transcription with
+another file of the same layout.
 """
 import json
 import os
 
 from ..catalog import label_set as _label_set
+from ..errors import UserError
 
-__all__ = ['ENV_PAPER_TABLES', 'load_paper_tables', 'table3_error', 'GLUONCV_ROWS']
+__all__ = ['ENV_PAPER_TABLES', 'PACKAGE_TABLES', 'PaperTablesNotFoundError', 'load_paper_tables',
+           'table3_error', 'GLUONCV_ROWS']
 
 ENV_PAPER_TABLES = 'GLUON_PYDMN_PAPER_TABLES'
+PACKAGE_TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'paper_tables.json')
 
 # Table 3 rows that the paper took from GluonCV's model zoo -> GluonCV model names.
 GLUONCV_ROWS = {'ResNet-20': 'cifar_resnet20_v1', 'ResNet-56': 'cifar_resnet56_v1'}
 
 
+class PaperTablesNotFoundError(UserError, FileNotFoundError):
+    """A file given for the paper's numbers does not exist."""
+
+
 def load_paper_tables(path=None):
-    """Load the paper's tables: a dict with keys ``table3``, ``table4_others``, ``table5``
-    and ``training_schema``."""
-    path = path or os.environ.get(ENV_PAPER_TABLES)
-    if not path:
-        raise FileNotFoundError('no transcription of the paper\'s tables given: pass its path or '
-                                'set $%s (in this project: ../shared/reference/paper_tables.json)'
-                                % ENV_PAPER_TABLES)
+    """The paper's numbers as a dict (see the module notes for its keys).
+
+    Parameters
+    ----------
+    path : str, optional
+        A JSON file to read instead of the package's transcription; default
+        ``$GLUON_PYDMN_PAPER_TABLES`` if set, else :data:`PACKAGE_TABLES`.
+    """
+    path = path or os.environ.get(ENV_PAPER_TABLES) or PACKAGE_TABLES
     if not os.path.isfile(path):
-        raise FileNotFoundError('the paper\'s tables are not at %s: fix the path or $%s'
-                                % (path, ENV_PAPER_TABLES))
+        raise PaperTablesNotFoundError(
+            "the paper's tables are not at %s: fix the path or $%s, or unset it to use the "
+            "package's own transcription" % (path, ENV_PAPER_TABLES))
     with open(path) as f:
         return json.load(f)
 

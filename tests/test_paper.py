@@ -1,0 +1,54 @@
+"""The paper's numbers that ship with the package, checked against the project's reference
+transcription, and the environment variable that overrides them."""
+import json
+import os
+
+import pytest
+
+from gluon_pydmn.reproduce.paper import (PACKAGE_TABLES, PaperTablesNotFoundError,
+                                         load_paper_tables, table3_error)
+from gluon_pydmn.train import TrainConfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = os.path.join(os.environ.get('SHARED') or os.path.join(ROOT, '..', 'shared'),
+                         'reference', 'paper_tables.json')
+
+
+@pytest.fixture
+def package_tables(monkeypatch):
+    monkeypatch.delenv('GLUON_PYDMN_PAPER_TABLES', raising=False)
+    return load_paper_tables()
+
+
+def test_package_transcription_equals_the_reference():
+    if not os.path.isfile(REFERENCE):
+        pytest.fail('no reference transcription at %s: set $SHARED to the folder holding '
+                    'reference/paper_tables.json (make test does)' % REFERENCE)
+    with open(PACKAGE_TABLES) as f:
+        ours = json.load(f)
+    with open(REFERENCE) as f:
+        reference = json.load(f)
+    for key in ('table3', 'table4_others', 'table5', 'figure2'):
+        assert ours[key] == reference[key], key
+    schema = {k: v for k, v in ours['training_schema'].items() if k != 'notes'}
+    assert schema == reference['training_schema']
+
+
+def test_package_tables_are_the_default(package_tables):
+    with open(PACKAGE_TABLES) as f:
+        assert package_tables == json.load(f)
+    assert [len(package_tables[k]) for k in ('table3', 'table4_others', 'table5')] == [24, 24, 11]
+    assert table3_error(package_tables, 'PydMobileNet-Concat-56-0.75', 'cifar10') == 4.72
+    assert table3_error(package_tables, 'MobileNet-29-0.5', 'cifar100-coarse') == 22.59
+    assert TrainConfig.from_paper(package_tables) == TrainConfig()
+    assert 'Figure 2: Training and testing curves' in package_tables['figure2']['caption']
+
+
+def test_environment_variable_overrides(monkeypatch, tmp_path):
+    other = tmp_path / 'tables.json'
+    other.write_text(json.dumps({'table3': [{'model': 'X', 'cifar10_error': 1.5}]}))
+    monkeypatch.setenv('GLUON_PYDMN_PAPER_TABLES', str(other))
+    assert table3_error(load_paper_tables(), 'X', 'cifar10') == 1.5
+    monkeypatch.setenv('GLUON_PYDMN_PAPER_TABLES', str(tmp_path / 'missing.json'))
+    with pytest.raises(PaperTablesNotFoundError, match='missing.json.*GLUON_PYDMN_PAPER_TABLES'):
+        load_paper_tables()
