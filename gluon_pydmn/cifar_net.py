@@ -39,9 +39,10 @@ def blocks_per_stage(depth):
     return (depth - 2) // 9
 
 
-def check_input(net, x):
-    """Refuse NDArray input that is not a non-empty float32 batch of RGB images (N, 3, H, W),
-    before MXNet's own, less telling errors (symbols pass: their shapes are not known yet)."""
+def check_input(net, x, dtype='float32'):
+    """Refuse NDArray input that is not a non-empty batch of RGB images (N, 3, H, W) of the
+    network's ``dtype`` (float32 unless it was cast), before MXNet's own, less telling errors
+    (symbols pass: their shapes are not known yet)."""
     shape = getattr(x, 'shape', None)
     if shape is None:
         return
@@ -51,10 +52,10 @@ def check_input(net, x):
                          % (type(net).__name__, tuple(shape)))
     if shape[0] == 0:
         raise ValueError('%s got an empty batch (0 images)' % type(net).__name__)
-    if np.dtype(x.dtype) != np.float32:
-        raise TypeError('%s expects float32 images normalised with the CIFAR mean and std '
+    if np.dtype(x.dtype) != np.dtype(dtype):
+        raise TypeError('%s expects %s images normalised with the CIFAR mean and std '
                         '(gluon_pydmn.data.normalize_images or test_transform); got %s'
-                        % (type(net).__name__, np.dtype(x.dtype).name))
+                        % (type(net).__name__, np.dtype(dtype).name, np.dtype(x.dtype).name))
 
 
 class CIFARNet(HybridBlock):
@@ -134,7 +135,7 @@ class CIFARNet(HybridBlock):
         return self.features[-1]
 
     def forward(self, x, *args):
-        check_input(self, x)
+        check_input(self, x, self.stem_conv.weight.dtype)
         return super().forward(x, *args)
 
     def hybrid_forward(self, F, x):

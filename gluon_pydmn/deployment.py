@@ -141,7 +141,7 @@ class DeployNet(HybridBlock):
             self.output = dense
 
     def forward(self, x, *args):
-        check_input(self, x)
+        check_input(self, x, self.stem_conv.weight.dtype)
         return super().forward(x, *args)
 
     def hybrid_forward(self, F, x, stem_shift):

@@ -7,7 +7,8 @@ Every such error derives from :class:`UserError` and from the built-in exception
 
 __all__ = ['UserError', 'UnknownNameError', 'LabelSetMismatchError', 'CheckpointError',
            'CheckpointNotFoundError', 'CheckpointMismatchError', 'RunFolderBusyError',
-           'RunFolderNotWritableError', 'NotARunFolderError', 'TrainingDivergedError']
+           'RunFolderNotWritableError', 'NotARunFolderError', 'TrainingDivergedError',
+           'ConfigError']
 
 
 class UserError(Exception):
@@ -49,3 +50,9 @@ class TrainingDivergedError(UserError, RuntimeError):
 
 class NotARunFolderError(UserError, FileNotFoundError):
     """A folder given as a training run folder lacks the run's files."""
+
+
+class ConfigError(UserError, ValueError):
+    """A training configuration that cannot run: a bad schema value, a batch that does not
+    split across the devices, a training set smaller than a batch, labels the network cannot
+    predict."""

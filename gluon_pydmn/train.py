@@ -30,7 +30,7 @@ from tqdm import tqdm
 from .counting import count_params
 from .data import check_raw_dataset, normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
-from .errors import (CheckpointError, CheckpointMismatchError, NotARunFolderError,
+from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, NotARunFolderError,
                      RunFolderBusyError, RunFolderNotWritableError, TrainingDivergedError)
 from .utils import atomic_path, context_list, mxnet_error_reason, params_file_problem
 
@@ -83,11 +83,11 @@ class TrainConfig:
         object.__setattr__(self, 'lr_decay_epochs', tuple(int(e) for e in self.lr_decay_epochs))
         for name in ('epochs', 'batch_size'):
             if int(getattr(self, name)) < 1:
-                raise ValueError('%s must be at least 1, got %r' % (name, getattr(self, name)))
+                raise ConfigError('%s must be at least 1, got %r' % (name, getattr(self, name)))
         for name in ('learning_rate', 'momentum', 'weight_decay', 'lr_decay', 'mixup_alpha',
                      'mixup_off_last_epochs', 'schedule_scale'):
             if getattr(self, name) < 0:
-                raise ValueError('%s must be >= 0, got %r' % (name, getattr(self, name)))
+                raise ConfigError('%s must be >= 0, got %r' % (name, getattr(self, name)))
 
     @classmethod
     def from_paper(cls, tables, **overrides):
@@ -113,7 +113,7 @@ class TrainConfig:
         (32, (15, 23), 2)
         """
         if not 0 < scale <= 1:
-            raise ValueError('schedule scale must be in (0, 1], got %r' % (scale,))
+            raise ConfigError('schedule scale must be in (0, 1], got %r' % (scale,))
         paper = cls()
         scaled = lambda n: max(1, int(math.floor(n * scale + 0.5)))  # noqa: E731
         values = dict(epochs=scaled(paper.epochs),
@@ -447,7 +447,7 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     config = config or TrainConfig()
     contexts = context_list(ctx)
     if config.batch_size % len(contexts):
-        raise ValueError('batch size %d does not split evenly across %d devices'
+        raise ConfigError('batch size %d does not split evenly across %d devices'
                          % (config.batch_size, len(contexts)))
     classes = getattr(net, 'classes', None)
     if not isinstance(classes, int):
@@ -458,7 +458,7 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     _check_labels(classes, train=train_set, test=test_set)
     steps = len(train_set) // config.batch_size
     if steps == 0:
-        raise ValueError('the training set (%d images) is smaller than one batch of %d'
+        raise ConfigError('the training set (%d images) is smaller than one batch of %d'
                          % (len(train_set), config.batch_size))
     run = {'model': model_name, 'label_set': getattr(train_set, 'label_set', None),
            'train_images': len(train_set), 'architecture': _architecture(net)}
@@ -473,7 +473,7 @@ def _check_labels(classes, **datasets):
     for role, dataset in datasets.items():
         labels = np.asarray(dataset.labels)
         if len(labels) and (labels.min() < 0 or labels.max() >= classes):
-            raise ValueError(
+            raise ConfigError(
                 'the %s set (%s) has labels %d..%d, but the network has %d outputs: build it with '
                 'classes=%d (e.g. get_model(name, classes=%d)) or use the label set it was built for'
                 % (role, getattr(dataset, 'label_set', type(dataset).__name__), labels.min(),

@@ -8,6 +8,7 @@ import pytest
 
 from gluon_pydmn import cli
 from gluon_pydmn.data import DataNotFoundError
+from gluon_pydmn.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,10 +45,18 @@ def test_shared_options_and_contexts():
     assert (args.model, args.dataset, args.checkpoint, args.gpu) == (
         'mobilenet_29_0.5', 'cifar100-coarse', None, None)
     assert cli.contexts(args) == [mx.cpu()]
-    assert cli.contexts(p.parse_args(['--model', 'm', '--gpu', '1'])) == [mx.gpu(1)]
     several = cli.parser('doc')
     cli.add_gpus(several, several=True)
-    assert cli.contexts(several.parse_args(['--gpus', '0,2'])) == [mx.gpu(0), mx.gpu(2)]
+    if mx.runtime.Features().is_enabled('CUDA'):  # a CUDA build: ids within the machine's GPUs
+        available = mx.context.num_gpus()
+        assert cli.contexts(several.parse_args(['--gpus', '0'])) == [mx.gpu(0)]
+        with pytest.raises(UserError, match='GPU %d requested' % available):
+            cli.contexts(several.parse_args(['--gpus', str(available)]))
+    else:  # this project's machines: GPUs are refused at once, naming the CUDA build to install
+        for argv, parser in ((['--model', 'm', '--gpu', '1'], p), (['--gpus', '0,2'], several)):
+            with pytest.raises(UserError, match=r'this MXNet build \(mxnet 1\.9\.1\) has no GPU '
+                                                r'support; install a CUDA build such as mxnet-cu112'):
+                cli.contexts(parser.parse_args(argv))
 
 
 def test_a_script_reports_an_unknown_model_without_traceback():
@@ -55,5 +64,36 @@ def test_a_script_reports_an_unknown_model_without_traceback():
     done = subprocess.run([sys.executable, os.path.join(ROOT, 'experiments', 'evaluate.py'),
                            '--model', 'pydmobilenet_56'], env=env, capture_output=True, text=True)
     assert done.returncode == 2
-    assert done.stderr.startswith("error: unknown model 'pydmobilenet_56'; valid names are:")
+    assert done.stderr.startswith("error: unknown model 'pydmobilenet_56'; valid names are this "
+                                  "zoo's:")
     assert 'pydmobilenet_concat_56_0.75' in done.stderr and 'Traceback' not in done.stderr
+
+
+def test_train_script_refuses_gpus_on_an_mxnet_without_cuda_in_one_line():
+    if mx.runtime.Features().is_enabled('CUDA'):
+        pytest.fail('this test is for MXNet builds without CUDA, as on this project\'s machines')
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'experiments', 'train.py'),
+                           '--model', 'mobilenet_29_0.5', '--gpus', '0'], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and 'Traceback' not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        'error: this MXNet build (mxnet 1.9.1) has no GPU support; install a CUDA build such as '
+        'mxnet-cu112 (pip install mxnet-cu112==1.9.1) to use --gpu/--gpus']
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('--epochs', '0', 'epochs must be at least 1'),
+    ('--lr', '-1', 'learning_rate must be >= 0'),
+    ('--batch-size', '0', 'batch_size must be at least 1'),
+    ('--model', 'bogus', "unknown model 'bogus'"),
+])
+def test_train_script_reports_a_refused_configuration_in_one_line(option, value, message):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    args = {'--model': 'mobilenet_29_0.5'}
+    args[option] = value
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'experiments', 'train.py')]
+                          + [w for kv in args.items() for w in kv], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and 'Traceback' not in done.stderr, done.stderr
+    assert done.stderr.startswith('error: ') and message in done.stderr
