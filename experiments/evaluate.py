@@ -21,7 +21,7 @@ def parse_args(argv=None):
     p = cli.parser(__doc__)
     cli.add_trained_network(p)
     p.add_argument('--deploy', action='store_true', help='also score the deploy form')
-    p.add_argument('--batch-size', type=int, default=500)
+    p.add_argument('--batch-size', type=cli.positive_int, default=500)
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     return p.parse_args(argv)
 

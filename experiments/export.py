@@ -10,6 +10,9 @@ gluon_pydmn.export.OnnxModel or any ONNX runtime). Each file is loaded back and 
 --check-images real test images compared with the source network's; the script fails if any
 differs by more than --tolerance. Inputs are normalised images (gluon_pydmn.test_transform()).
 """
+import argparse
+import os
+import tempfile
 import warnings
 
 import mxnet as mx
@@ -18,18 +21,28 @@ import numpy as np
 from gluon_pydmn import cli
 from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.deployment import deploy
+from gluon_pydmn.errors import UserError
 from gluon_pydmn.evaluate import load_for_evaluation, predict
 from gluon_pydmn.export import OnnxModel, export_mxnet, export_onnx
 
 FORMATS = ('mxnet', 'onnx')
 
 
+def _path_prefix(text):
+    if not text or text.endswith(('/', os.sep)) or os.path.isdir(text):
+        raise argparse.ArgumentTypeError('expected a path prefix such as exported/concat56 (the '
+                                         'files get -symbol.json, -0000.params, .onnx appended), '
+                                         'got the folder %r' % text)
+    return text
+
+
 def parse_args(argv=None):
     p = cli.parser(__doc__)
     cli.add_trained_network(p)
-    p.add_argument('--out', required=True, help='path prefix of the exported files')
+    p.add_argument('--out', required=True, type=_path_prefix,
+                   help='path prefix of the exported files, e.g. exported/concat56 (not a folder)')
     p.add_argument('--format', nargs='+', choices=FORMATS, default=list(FORMATS))
-    p.add_argument('--check-images', type=int, default=500,
+    p.add_argument('--check-images', type=cli.positive_int, default=500,
                    help='test images the exported models are checked on (default %(default)s)')
     p.add_argument('--tolerance', type=float, default=1e-4,
                    help='largest logit difference accepted (default %(default)s)')
@@ -54,6 +67,13 @@ def main(argv=None):
     ctx = cli.contexts(args)[0]
     net, test_set = load_for_evaluation(args.model, args.dataset, args.checkpoint,
                                         args.weights_root, args.data_root, ctx)
+    folder = os.path.dirname(os.path.abspath(args.out))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UserError('cannot write into %s (%s): choose another --out' % (folder, e.strerror or e))
     deployed = deploy(net, ctx=ctx)
     images = test_set.images[:args.check_images]
     reference = predict(net, images, ctx=ctx)

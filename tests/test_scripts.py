@@ -102,3 +102,34 @@ def test_export_script_fails_when_an_export_differs(data_root, release_root, tmp
                    '--check-images', '50', '--tolerance', '0')
     with pytest.raises(SystemExit, match='mxnet export differs .* by more than 0'):
         export_script.main(args)
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--out', '{tmp}/'], 'expected a path prefix such as exported/concat56'),
+    (['--out', '{tmp}'], 'expected a path prefix such as exported/concat56'),
+    (['--out', '{tmp}/m', '--check-images', '-5'], 'expected a whole number of at least 1'),
+    (['--out', '{tmp}/m', '--check-images', '0'], 'expected a whole number of at least 1'),
+])
+def test_export_script_refuses_bad_options(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        export_script.parse_args(['--model', 'mobilenet_29_0.5']
+                                 + [a.replace('{tmp}', str(tmp_path)) for a in argv])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_export_script_reports_an_unwritable_out_in_one_line(data_root, release_root, tmp_path,
+                                                             capsys):
+    blocked = tmp_path / 'a-file'
+    blocked.write_text('not a folder')
+    with pytest.raises(SystemExit) as info:
+        cli.run(export_script.main, ['--model', 'mobilenet_29_0.5', '--data-root', data_root,
+                                     '--weights-root', release_root,
+                                     '--out', str(blocked / 'sub' / 'm')])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.startswith('error: cannot write into %s' % (blocked / 'sub'))
+
+
+def test_evaluate_script_refuses_batch_size_zero(capsys):
+    with pytest.raises(SystemExit) as info:
+        evaluate_script.parse_args(['--model', 'mobilenet_29_0.5', '--batch-size', '0'])
+    assert info.value.code == 2 and 'at least 1' in capsys.readouterr().err
