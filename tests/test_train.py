@@ -456,12 +456,14 @@ def test_train_script_warns_when_epochs_leave_the_decays_behind(data_root, tmp_p
 
 
 def test_checkpoint_from_before_a_new_schema_field_resumes(tiny_data, tmp_path):
-    """A run folder written before ``TrainConfig`` gained a field resumes with its default."""
+    """A run folder written before ``TrainConfig`` gained a field, and before the label set and
+    training-set size were recorded, resumes (with the default and the run's values)."""
     config = TrainConfig(**TINY)
     train(_net(), *tiny_data, str(tmp_path), config, stop_after=1, progress=False)
     path = tmp_path / 'state.json'
     state = json.loads(path.read_text())
-    del state['config']['schedule_scale']
+    del state['config']['schedule_scale']  # entries older run folders do not have
+    del state['label_set'], state['train_images']
     path.write_text(json.dumps(state))
     history = train(_net(), *tiny_data, str(tmp_path), config, progress=False)
     assert [r['epoch'] for r in history] == [1, 2]
