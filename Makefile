@@ -3,7 +3,10 @@
 #   make reproduce-table3   the main job: results/table3.md and results/table3.csv (then tradeoff)
 #   make test               unit tests (real data, real weights)
 #   make test-slow          also the slow tests (full test-set errors of all 44 checkpoints)
-#   make tradeoff           the trade-off plot (error against #params and FLOPs) from results/table3.csv
+#   make tradeoff           the trade-off plot (error against #params, FLOPs and CPU time) from
+#                           results/table3.csv and results/table5-cpu.csv
+#   make table5 [CTX=cpu|gpu|gpu:N]  the paper's Table 5 (inference time, batch 128) on this
+#                           machine: results/table5-cpu.md/.csv (table5-gpu.* on a GPU), then tradeoff
 #   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md
 #   make train MODEL=pydmobilenet_concat_56_0.75 [DATASET=cifar10] [TRAIN_ARGS="--epochs 10"]
 #                           train with the paper's schema into runs/MODEL-DATASET (resumable)
@@ -29,7 +32,7 @@ export GLUON_PYDMN_PAPER_TABLES ?= $(abspath $(SHARED)/reference/paper_tables.js
 # MXNet would otherwise run one OpenMP thread on a 2-core machine (it reserves a core).
 export OMP_NUM_THREADS ?= $(shell nproc)
 
-.PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff benchmark train clean
+.PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff table5 benchmark train clean
 
 install: $(VENV)/.installed
 
@@ -72,7 +75,13 @@ reproduce-table3: data weights
 	$(MAKE) --no-print-directory tradeoff
 
 tradeoff: install
-	$(BIN)/python experiments/plot_tradeoff.py --table3 results/table3.csv --out results/tradeoff.png
+	$(BIN)/python experiments/plot_tradeoff.py --table3 results/table3.csv \
+	  --table5 results/table5-cpu.csv --out results/tradeoff.png
+
+CTX ?= cpu
+table5: data weights
+	$(BIN)/python experiments/table5.py --ctx $(CTX) --out-dir results
+	@if [ "$(CTX)" = cpu ]; then $(MAKE) --no-print-directory tradeoff; fi
 
 benchmark: data weights
 	$(BIN)/python experiments/benchmark.py --out results/benchmark.md
