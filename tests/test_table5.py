@@ -257,3 +257,19 @@ def test_deploy_form_stays_fused_when_hybridized_again(concat_net, cifar10_test)
     plain.hybridize()
     plain(x)
     assert plain.fusion == 'none' and plain.graph_ops() == unfused
+
+
+def test_gpu_layout_has_no_onnx_runtime(script_run, tmp_path):
+    assert table5.contenders(mx.gpu(0)) == ['authors', 'ours', 'deploy']
+    assert table5.contenders(mx.cpu()) == ['authors', 'ours', 'deploy', 'onnx']
+    _, rows = script_run
+    gpu_rows = [{k: None if k.startswith('onnx') else v for k, v in r.items()} for r in rows]
+    header = table5.to_markdown(gpu_rows).splitlines()[0]
+    assert 'ONNX' not in header and header.endswith(
+        "| authors' graph (ms) | ours (ms) | deploy form (ms) | ours / authors | deploy speed-up "
+        "| max logit diff | fusion |")
+    path = tmp_path / 'table5-gpu.csv'
+    path.write_text(table5.to_csv(gpu_rows))  # every column kept, empty where n/a
+    back = table5.read_csv(str(path))
+    assert list(back[0]) == table5.COLUMNS and back[0]['onnx_ms'] is None
+    assert back[0]['deploy_ms'] == pytest.approx(rows[0]['deploy_ms'], rel=1e-5)
