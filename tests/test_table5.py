@@ -160,7 +160,7 @@ def test_script_writes_table5_in_the_papers_layout(script_run):
 def test_markdown_names_machine_columns_and_claims(script_run):
     out, rows = script_run
     text = (out / 'table5-cpu.md').read_text()
-    assert '**Machine:** %s.' % rows[0]['machine'] in text
+    assert '**Machine:** %s. One-minute load average ' % rows[0]['machine'] in text
     assert 'batch 8' in text and "The paper's times are for batch 128" in text
     header = next(l for l in text.splitlines() if l.startswith('| Model'))
     assert [c.strip() for c in header.strip('|').split('|')] == [
