@@ -3,7 +3,10 @@
 #   make reproduce-table3   the main job: results/table3.md and results/table3.csv (then tradeoff)
 #   make test               unit tests (real data, real weights)
 #   make test-slow          also the slow tests (full test-set errors of all 44 checkpoints)
-#   make tradeoff           the trade-off plot (error against #params and FLOPs) from results/table3.csv
+#   make tradeoff           the trade-off plot (error against #params, FLOPs and CPU time) from
+#                           results/table3.csv and results/table5-cpu.csv
+#   make table5 [CTX=cpu|gpu|gpu:N]  the paper's Table 5 (inference time, batch 128) on this
+#                           machine: results/table5-cpu.md/.csv (table5-gpu.* on a GPU), then tradeoff
 #   make figure2            the paper's Figure 2 (training curves) from the runs in results/training
 #   make training-index     results/training/README.md: every committed run, its schema and result
 #   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md
@@ -29,7 +32,8 @@ export GLUON_PYDMN_DATA ?= $(GLUON_PYDMN_CACHE)/data
 RELEASE := $(SHARED)/reference/pydmobilenet_mxnet
 export GLUON_PYDMN_WEIGHTS ?= $(if $(wildcard $(RELEASE)),$(abspath $(RELEASE)),$(GLUON_PYDMN_CACHE)/weights)
 
-.PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff figure2 training-index benchmark train clean
+.PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff table5 figure2 \
+	training-index benchmark train clean
 
 install: $(VENV)/.installed
 
@@ -72,7 +76,13 @@ reproduce-table3: data weights
 	$(MAKE) --no-print-directory tradeoff
 
 tradeoff: install
-	$(BIN)/python experiments/plot_tradeoff.py --table3 results/table3.csv --out results/tradeoff.png
+	$(BIN)/python experiments/plot_tradeoff.py --table3 results/table3.csv \
+	  --table5 results/table5-cpu.csv --out results/tradeoff.png
+
+CTX ?= cpu
+table5: data weights
+	$(BIN)/python experiments/table5.py --ctx $(CTX) --out-dir results
+	@if [ "$(CTX)" = cpu ]; then $(MAKE) --no-print-directory tradeoff; fi
 
 figure2: install
 	$(BIN)/python experiments/plot_figure2.py --out results/figure2.png

@@ -36,6 +36,8 @@ a residual sum that wanted the convolution's: max logit error 2.3), and its conv
 fusion gave wrong logits on the authors' graphs. ``MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM`` is
 read when MXNet is imported, so setting it later changes nothing.
 """
+import collections
+import json
 import warnings
 
 import mxnet as mx
@@ -150,6 +152,27 @@ class DeployNet(HybridBlock):
         h = self.stem_conv(F.elemwise_add(x, F.broadcast_like(stem_shift, x)))
         return self.output(self.pool(self.blocks(h)))
 
+    def hybridize(self, active=True, **kwargs):
+        """:meth:`HybridBlock.hybridize` that keeps what :func:`deploy` chose unless told
+        otherwise: the MKL-DNN backend where ``fusion == 'MKLDNN'`` (its parity check passed
+        on this graph) and ``static_alloc=True`` with ``static_shape`` as ``static_alloc``.
+        ``backend=None`` turns the fusion off."""
+        if getattr(self, 'fusion', 'none') == 'MKLDNN':
+            kwargs.setdefault('backend', 'MKLDNN')
+        kwargs.setdefault('static_alloc', True)
+        kwargs.setdefault('static_shape', kwargs['static_alloc'])
+        super().hybridize(active, **kwargs)
+
+    def graph_ops(self):
+        """Operator counts of the graph the last forward pass ran, after the backend's
+        partitioning (fused MKL-DNN nodes are ``_sg_mkldnn_*``); empty before the first
+        hybridized call."""
+        graph = getattr(self, '_cached_graph', ())
+        if not graph:
+            return collections.Counter()
+        return collections.Counter(node['op'] for node in json.loads(graph[1].tojson())['nodes']
+                                   if node['op'] != 'null')
+
 
 def _deploy_main(main, bn, conv_out_weight, concat, ctx):
     """Folded main part and (possibly permuted) conv_out weight."""
@@ -195,7 +218,7 @@ def _stream_shift(index, scale, shift):
 def _hybridize_fused(net, ctx, tolerance=1e-4):
     """Hybridize with MKL-DNN fusion if it keeps the outputs; otherwise plainly, with a warning."""
     probe = mx.nd.array(np.random.RandomState(0).normal(size=(4, 3, 32, 32)), ctx=ctx)
-    net.hybridize(static_alloc=True, static_shape=True)
+    net.hybridize(static_alloc=True, static_shape=True, backend=None)
     expected = net(probe).asnumpy()
     if ctx.device_type != 'cpu' or not mx.runtime.Features().is_enabled('MKLDNN'):
         return 'none'
@@ -210,7 +233,7 @@ def _hybridize_fused(net, ctx, tolerance=1e-4):
         return 'MKLDNN'
     warnings.warn('MKL-DNN fusion failed its parity check on the deploy graph (%s); running it '
                   'unfused' % reason)
-    net.hybridize(static_alloc=True, static_shape=True)
+    net.hybridize(static_alloc=True, static_shape=True, backend=None)
     return 'none'
 
 
@@ -232,9 +255,10 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
     Returns
     -------
     DeployNet
-        Same logits as ``net`` in inference mode (to float32 rounding), hybridized. Not
-        trainable: its BatchNorms are gone. Export it with
-        :func:`gluon_pydmn.export.export_mxnet` or :func:`gluon_pydmn.export.export_onnx`.
+        Same logits as ``net`` in inference mode (to float32 rounding), hybridized; calling
+        its ``hybridize()`` again keeps the fusion. Not trainable: its BatchNorms are gone.
+        Export it with :func:`gluon_pydmn.export.export_mxnet` or
+        :func:`gluon_pydmn.export.export_onnx`.
     """
     if concat not in ('branches', 'grouped'):
         raise ValueError("concat must be 'branches' or 'grouped', got %r" % (concat,))
@@ -288,5 +312,5 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
     out.pretrained_cfg = getattr(net, 'pretrained_cfg', None)
     out.fusion = _hybridize_fused(out, ctx) if fuse else 'none'
     if not fuse:
-        out.hybridize(static_alloc=True, static_shape=True)
+        out.hybridize(static_alloc=True, static_shape=True, backend=None)
     return out

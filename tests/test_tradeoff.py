@@ -1,7 +1,8 @@
 """The trade-off plot: the Table 3 CSV reader and the plot drawn from it.
 
-The rows are the committed results/table3.csv, which experiments/reproduce_table3.py wrote on
-a real run; every zoo model must appear in every panel at its own numbers.
+The rows are the committed results/table3.csv and results/table5-cpu.csv, which
+experiments/reproduce_table3.py and experiments/table5.py wrote on real runs; every zoo model
+must appear in every panel at its own numbers, and every Table 5 network in the CPU-time panels.
 """
 import os
 import runpy
@@ -11,11 +12,12 @@ import pytest
 from PIL import Image
 
 from gluon_pydmn.catalog import FAMILIES, MODEL_CFGS
-from gluon_pydmn.reproduce import table3
-from gluon_pydmn.reproduce.tradeoff import COSTS, ERRORS, plot_tradeoff, tradeoff_curves
+from gluon_pydmn.reproduce import table3, table5
+from gluon_pydmn.reproduce.tradeoff import COSTS, ERRORS, LATENCY, plot_tradeoff, tradeoff_curves
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE3_CSV = os.path.join(ROOT, 'results', 'table3.csv')
+TABLE5_CSV = os.path.join(ROOT, 'results', 'table5-cpu.csv')
 
 
 @pytest.fixture(scope='module')
@@ -85,12 +87,37 @@ def test_rows_without_errors_are_refused(rows):
         plot_tradeoff(empty)
 
 
-def test_plot_script_writes_png_with_its_command(tmp_path, monkeypatch):
+def test_latency_panels_plot_table5_at_its_numbers(rows):
+    latency = table5.read_csv(TABLE5_CSV)
+    assert [r['zoo_name'] for r in latency] == list(table5.TABLE5_MODELS)
+    figure = plot_tradeoff(rows, latency=latency)
+    assert len(figure.axes) == len(ERRORS) * (len(COSTS) + 1)
+    errors = {r['zoo_name']: r for r in rows}
+    for i, (error, error_label) in enumerate(ERRORS):
+        ax = figure.axes[i * (len(COSTS) + 1) + len(COSTS)]
+        assert (ax.get_ylabel(), ax.get_xlabel()) == (error_label, LATENCY[1])
+        points = {(x, y) for line in ax.get_lines() for x, y in zip(*line.get_data())}
+        assert points == {(r[LATENCY[0]], errors[r['zoo_name']][error]) for r in latency}
+        assert {l.get_label() for l in ax.get_lines()} == {
+            '%s-56' % FAMILIES[f].paper_name for f in FAMILIES}
+
+
+@pytest.mark.parametrize('with_table5', [True, False])
+def test_plot_script_writes_png_with_its_command(with_table5, tmp_path, monkeypatch, capsys):
     out = tmp_path / 'fig.png'
-    args = ['--table3', TABLE3_CSV, '--out', str(out)]
+    table5_csv = TABLE5_CSV if with_table5 else str(tmp_path / 'missing.csv')
+    args = ['--table3', TABLE3_CSV, '--table5', table5_csv, '--out', str(out)]
     monkeypatch.setattr(sys, 'argv', ['experiments/plot_tradeoff.py'] + args)
     runpy.run_path(os.path.join(ROOT, 'experiments', 'plot_tradeoff.py'), run_name='__main__')
     image = Image.open(str(out))
-    assert image.format == 'PNG' and image.size == (1320, 1020)
-    assert 'plot_tradeoff.py --table3 %s --out %s' % (TABLE3_CSV, out) in image.info['Description']
+    assert image.format == 'PNG' and image.size == ((1860, 1020) if with_table5 else (1320, 1020))
+    description = image.info['Description']
+    assert 'plot_tradeoff.py --table3 %s --table5 %s --out %s' % (
+        TABLE3_CSV, table5_csv, out) in description
+    missing = 'No CPU-time panels: %s does not exist (`make table5` writes it).' % table5_csv
+    if with_table5:
+        machine = table5.read_csv(TABLE5_CSV)[0]['machine']
+        assert 'measured on: %s.' % machine in description and missing not in description
+    else:
+        assert missing in description and missing in capsys.readouterr().out
     assert [p.name for p in tmp_path.iterdir()] == ['fig.png']  # no temporary file left behind

@@ -3,11 +3,13 @@
 * :mod:`~gluon_pydmn.reproduce.paper`: the paper's published numbers (Tables 3-5, the
   training schema, Figure 2's description);
 * :mod:`~gluon_pydmn.reproduce.table3`: Table 3 measured with the converted weights;
-* :mod:`~gluon_pydmn.reproduce.tradeoff`: the trade-off plot (error against #params and
-  FLOPs) drawn from the reproduced Table 3;
+* :mod:`~gluon_pydmn.reproduce.tradeoff`: the trade-off plot (error against #params, FLOPs
+  and CPU time) drawn from the reproduced Tables 3 and 5;
+* :mod:`~gluon_pydmn.reproduce.table5`: Table 5, inference time on the CPU or a GPU, in the
+  paper's layout;
 * :mod:`~gluon_pydmn.reproduce.benchmark`, :mod:`~gluon_pydmn.reproduce.timing`: training and
   inference timing of Table 5's networks.
 
 The scripts in ``experiments/`` drive them (``make reproduce-table3``, ``make tradeoff``,
-``make benchmark``).
+``make table5``, ``make benchmark``).
 """

@@ -1,10 +1,13 @@
-"""The trade-off plot, drawn from this package's Table 3: test error against model size and cost.
+"""The trade-off plot, drawn from this package's Table 3 and Table 5: test error against model
+size, cost and latency.
 
 One curve per network family and depth, whose points are the width multipliers
-(labelled with α), in four panels: CIFAR-10 and CIFAR-100 on its 20 coarse labels (the
-protocol of the paper's CIFAR-100 column), each against #params and against FLOPs.
-The numbers come from ``results/table3.csv`` (``make reproduce-table3``), so the figure
-shows what this package measured, not values copied from the paper.
+(labelled with α): CIFAR-10 and CIFAR-100 on its 20 coarse labels (the protocol of the
+paper's CIFAR-100 column), each against #params, against FLOPs and, given Table 5's rows,
+against the measured CPU time of one batch of 128 (the 56-layer networks of Table 5).
+The numbers come from ``results/table3.csv`` (``make reproduce-table3``) and
+``results/table5-cpu.csv`` (``make table5``), so the figure shows what this package
+measured, not values copied from the paper.
 """
 import textwrap
 
@@ -13,10 +16,12 @@ from matplotlib.figure import Figure
 from ..catalog import FAMILIES, MODEL_CFGS
 from ..utils import atomic_path
 
-__all__ = ['COSTS', 'ERRORS', 'tradeoff_curves', 'plot_tradeoff', 'save_figure']
+__all__ = ['COSTS', 'LATENCY', 'ERRORS', 'tradeoff_curves', 'plot_tradeoff', 'save_figure']
 
 # (Table 3 CSV column, axis label)
 COSTS = (('params_m', '#params (M)'), ('flops_m', 'FLOPs (M multiply-accumulates)'))
+# (Table 5 CSV column, axis label): the form a user would deploy
+LATENCY = ('deploy_ms', 'CPU time, batch 128, deploy form (ms)')
 ERRORS = (('cifar10_error', 'CIFAR-10 test error (%)'),
           ('cifar100_coarse_error', 'CIFAR-100 test error, 20 coarse labels (%)'))
 
@@ -53,8 +58,8 @@ def tradeoff_curves(rows, error):
             for key, points in sorted(curves.items(), key=lambda kv: order[kv[0]])}
 
 
-def plot_tradeoff(rows, footer=None):
-    """Draw the four panels of error against #params and FLOPs.
+def plot_tradeoff(rows, footer=None, latency=None):
+    """Draw error against #params and FLOPs and, given ``latency``, against CPU time.
 
     Parameters
     ----------
@@ -62,21 +67,35 @@ def plot_tradeoff(rows, footer=None):
         Table 3 rows (:func:`gluon_pydmn.reproduce.table3.read_csv`).
     footer : str, optional
         Small text under the panels, e.g. the command that generated the figure.
+    latency : list of dict, optional
+        Table 5 rows (:func:`gluon_pydmn.reproduce.table5.read_csv`): adds a third column of
+        panels, error against the :data:`LATENCY` column, for the networks they time.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Axes in row-major order: CIFAR-10 against #params, against FLOPs, then CIFAR-100.
+        Axes in row-major order: CIFAR-10 against #params, FLOPs (and CPU time), then
+        CIFAR-100.
     """
-    fig = Figure(figsize=(11, 8.5))
-    axes = fig.subplots(len(ERRORS), len(COSTS))
+    costs = list(COSTS)
+    if latency:
+        by_name = {r['zoo_name']: r[LATENCY[0]] for r in latency
+                   if r.get(LATENCY[0]) is not None}
+        costs.append(LATENCY)
+    fig = Figure(figsize=(15.5 if latency else 11, 8.5))
+    axes = fig.subplots(len(ERRORS), len(costs), squeeze=False)
     for (error, error_label), axes_row in zip(ERRORS, axes):
         curves = tradeoff_curves(rows, error)
         if not curves:
             raise ValueError('no zoo model has a value in column %r: regenerate the Table 3 '
                              'CSV with `make reproduce-table3`' % error)
-        for (cost, cost_label), ax in zip(COSTS, axes_row):
+        for (cost, cost_label), ax in zip(costs, axes_row):
             for (family, depth), points in curves.items():
+                if cost == LATENCY[0]:
+                    points = [(cfg, dict(row, **{cost: by_name[cfg.name]}))
+                              for cfg, row in points if cfg.name in by_name]
+                    if not points:
+                        continue
                 style, marker = _DEPTH_STYLES[depth]
                 xs = [row[cost] for _, row in points]
                 ys = [row[error] for _, row in points]
@@ -92,7 +111,8 @@ def plot_tradeoff(rows, footer=None):
     fig.legend(handles, labels, loc='upper center', ncol=4, fontsize=9, frameon=False)
     fig.subplots_adjust(top=0.9, bottom=0.1, hspace=0.25, wspace=0.2)
     if footer:
-        fig.text(0.01, 0.01, textwrap.fill(footer, 180), fontsize=7, color='dimgray')
+        fig.text(0.01, 0.01, textwrap.fill(footer, 250 if latency else 180), fontsize=7,
+                 color='dimgray')
     return fig
 
 

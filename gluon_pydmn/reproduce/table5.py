@@ -1,0 +1,451 @@
+"""The paper's Table 5: inference time of the 11 Net-56 networks for one batch of 128, on the
+CPU or a GPU, in the paper's layout with the paper's numbers beside ours.
+
+The paper's protocol: hybridized networks (``static_alloc``, ``static_shape``), warm-up, then
+repeated forward passes of one batch, each ending with ``wait_to_read``; times are medians
+with their quartiles. The contenders of one network run in interleaved rounds
+(:func:`~gluon_pydmn.reproduce.timing.time_rounds`) so that the machine's noise hits them alike:
+
+* ``authors``: the authors' released graph, a check on the harness (it should time like
+  ``ours``);
+* ``ours``: this package's network with the released weights, the network as the paper timed it;
+* ``deploy``: its :func:`~gluon_pydmn.deploy` form;
+* ``onnx``: on a CPU context only, the deploy form exported to ONNX and run by ONNX Runtime.
+
+One ``ctx`` reaches every array and network; nothing CPU-specific (MKL-DNN fusion, the C++
+operator) is applied on a GPU context. Every table carries a description of the machine
+(:func:`machine_info`): figures from different machines are not comparable.
+"""
+import csv
+import io
+import os
+import platform
+import re
+import subprocess
+import tempfile
+import warnings
+
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from ..catalog import MODEL_CFGS
+from ..counting import count_flops, count_params
+from ..deployment import deploy
+from ..errors import UserError
+from ..export import OnnxModel, export_onnx
+from ..model_zoo import CoarseLabelWarning, get_model
+from ..pretrained import authors_graph
+from ..utils import atomic_path
+from .timing import inference_fn, ratio_quartiles, time_rounds
+
+__all__ = ['NoGpuError', 'CONTENDERS', 'COLUMNS', 'TABLE5_MODELS', 'parse_ctx', 'check_ctx',
+           'machine_info', 'machine_line', 'contenders', 'measure_model', 'build_rows', 'to_csv',
+           'read_csv', 'to_markdown', 'ABOUT_AS_FAST', 'ranking_claims', 'claim_sentences',
+           'measure', 'write_text']
+
+# (key, markdown header) of the timed contenders, in the order of the rounds and the table
+CONTENDERS = (('authors', "authors' graph"), ('ours', 'ours'), ('deploy', 'deploy form'),
+              ('onnx', 'ONNX Runtime'))
+
+_BY_PAPER_NAME = {cfg.paper_name: name for name, cfg in MODEL_CFGS.items()}
+TABLE5_MODELS = tuple(name for name, cfg in MODEL_CFGS.items() if cfg.depth == 56 and (
+    cfg.family != 'resnet' or cfg.multiplier == 0.5))
+"""Zoo names of Table 5's rows, in the zoo's (and the paper's) order."""
+
+_ISA_FLAGS = (('avx2', 'AVX2'), ('avx512f', 'AVX-512'))
+
+
+class NoGpuError(UserError, RuntimeError):
+    """A GPU context was asked for that this MXNet build or machine cannot provide."""
+
+
+def parse_ctx(text):
+    """``'cpu'``, ``'gpu'`` or ``'gpu:N'`` -> an MXNet context (``'gpu'`` is ``gpu(0)``).
+
+    Raises ``ValueError`` on anything else; availability is :func:`check_ctx`'s business.
+    """
+    match = re.fullmatch(r'(cpu|gpu)(?::(\d+))?', text.strip().lower())
+    if not match or (match.group(1) == 'cpu' and match.group(2) not in (None, '0')):
+        raise ValueError("expected 'cpu', 'gpu' or 'gpu:N', got %r" % text)
+    return mx.gpu(int(match.group(2) or 0)) if match.group(1) == 'gpu' else mx.cpu()
+
+
+def _num_gpus():
+    try:
+        return mx.context.num_gpus()
+    except mx.base.MXNetError:
+        return 0
+
+
+def check_ctx(ctx):
+    """Raise :class:`NoGpuError` (its message says what to install or choose) when ``ctx`` is
+    a GPU that this MXNet build or this machine does not have; return ``ctx`` otherwise."""
+    if ctx.device_type == 'cpu':
+        return ctx
+    if not mx.runtime.Features().is_enabled('CUDA'):
+        raise NoGpuError('this MXNet build (mxnet %s) has no GPU support; install a CUDA build '
+                         'such as mxnet-cu112 (pip install mxnet-cu112==%s) to time on a GPU'
+                         % (mx.__version__, mx.__version__))
+    count = _num_gpus()
+    if ctx.device_id >= count:
+        raise NoGpuError('no GPU %d on this machine: MXNet sees %d GPU(s); choose --ctx gpu:0 to '
+                         'gpu:%d' % (ctx.device_id, count, count - 1) if count else
+                         'no GPU %d on this machine: MXNet (a CUDA build) sees no GPU'
+                         % ctx.device_id)
+    return ctx
+
+
+def _cpu_model_and_flags(cpuinfo='/proc/cpuinfo'):
+    model, flags = None, set()
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                if key.strip() == 'model name' and model is None:
+                    model = value.strip()
+                elif key.strip() == 'flags' and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return model or platform.processor() or 'unknown CPU', flags
+
+
+def _gpu_name(device_id):
+    try:
+        out = subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader',
+                              '-i', str(device_id)], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown GPU'
+    return out.stdout.strip() or 'unknown GPU'
+
+
+def machine_info(ctx, cpuinfo='/proc/cpuinfo'):
+    """What the timings depend on: CPU model and vector ISA, cores, OpenMP threads, MXNet
+    version and build, the context and, on a GPU context, the GPU's name.
+
+    Returns
+    -------
+    dict
+        Keys ``cpu``, ``isa`` (list, e.g. ``['AVX2', 'AVX-512']``), ``cores``,
+        ``omp_threads``, ``dnnl_max_cpu_isa``, ``mxnet``, ``mkldnn``, ``cuda``,
+        ``onnxruntime`` (its version; None on a GPU context), ``ctx``, ``gpu`` (its name;
+        None on a CPU context).
+    """
+    model, flags = _cpu_model_and_flags(cpuinfo)
+    features = mx.runtime.Features()
+    onnxruntime = None
+    if ctx.device_type == 'cpu':
+        import onnxruntime as ort
+        onnxruntime = ort.__version__
+    return {'cpu': model, 'isa': [name for flag, name in _ISA_FLAGS if flag in flags],
+            'cores': os.cpu_count(), 'omp_threads': os.environ.get('OMP_NUM_THREADS'),
+            'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA'), 'mxnet': mx.__version__,
+            'mkldnn': features.is_enabled('MKLDNN'), 'cuda': features.is_enabled('CUDA'),
+            'onnxruntime': onnxruntime, 'ctx': str(ctx),
+            'gpu': _gpu_name(ctx.device_id) if ctx.device_type == 'gpu' else None}
+
+
+def machine_line(info):
+    """One line describing :func:`machine_info`'s ``info``, for tables and figures."""
+    on = lambda flag: 'on' if flag else 'off'
+    text = '%s (%s), %s cores, OMP_NUM_THREADS=%s' % (
+        info['cpu'], ', '.join(info['isa']) or 'no AVX2', info['cores'],
+        info['omp_threads'] or 'unset')
+    if info.get('dnnl_max_cpu_isa'):
+        text += ', DNNL_MAX_CPU_ISA=%s' % info['dnnl_max_cpu_isa']
+    if info.get('gpu'):
+        text += '; GPU %s' % info['gpu']
+    text += '; MXNet %s (MKL-DNN %s, CUDA %s)' % (info['mxnet'], on(info['mkldnn']),
+                                                  on(info['cuda']))
+    if info.get('onnxruntime'):
+        text += ', ONNX Runtime %s' % info['onnxruntime']
+    return text + '; context %s' % info['ctx']
+
+
+def contenders(ctx):
+    """Keys of :data:`CONTENDERS` timed on ``ctx`` (no ONNX Runtime on a GPU context)."""
+    return [key for key, _ in CONTENDERS if key != 'onnx' or ctx.device_type == 'cpu']
+
+
+def measure_model(name, images, ctx=None, root=None, repeats=21, warmup=3):
+    """Time one network's contenders side by side on one batch.
+
+    Parameters
+    ----------
+    name : str
+        Zoo name (a CIFAR-10 model).
+    images : NDArray
+        One batch of normalised images on ``ctx`` (e.g. 128 CIFAR-10 test images); every
+        contender's logits on it are compared with the authors' graph's before timing.
+    ctx : Context, default ``mx.cpu()``
+    root : str, optional
+        The authors' release (default ``$GLUON_PYDMN_WEIGHTS``).
+    repeats, warmup : int
+        Timed and untimed rounds of :func:`~gluon_pydmn.reproduce.timing.time_rounds`.
+
+    Returns
+    -------
+    dict
+        ``<key>_ms``, ``<key>_q1_ms``, ``<key>_q3_ms`` and ``<key>_max_diff`` for every
+        contender key; ``ours_vs_authors`` and ``<key>_speedup`` (authors' time over the
+        key's) as per-round (median, q1, q3); ``params``, ``flops`` (multiply-accumulates
+        per image), ``fusion``, ``batch_size``, ``repeats``.
+    """
+    ctx = ctx or mx.cpu()
+    keys = contenders(ctx)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', CoarseLabelWarning)
+        ours = get_model(name, pretrained=True, root=root, ctx=ctx)
+    params, flops = count_params(ours), count_flops(ours)
+    nets = {'authors': authors_graph(name, root, ctx), 'ours': ours}
+    for key in ('authors', 'ours'):
+        nets[key].hybridize(static_alloc=True, static_shape=True)
+    nets['deploy'] = deploy(ours, ctx=ctx, fuse=ctx.device_type == 'cpu')
+    if 'onnx' in keys:
+        with tempfile.TemporaryDirectory() as tmp:
+            nets['onnx'] = OnnxModel(export_onnx(nets['deploy'], os.path.join(tmp, 'model.onnx')))
+    inputs = {key: images.asnumpy() if key == 'onnx' else images for key in keys}
+    expected = nets['authors'](images).asnumpy()
+    row = {'params': params, 'flops': flops, 'fusion': nets['deploy'].fusion,
+           'batch_size': images.shape[0], 'repeats': repeats}
+    for key in keys:
+        out = nets[key](inputs[key])
+        out = out.asnumpy() if isinstance(out, mx.nd.NDArray) else out
+        row['%s_max_diff' % key] = float(np.abs(out - expected).max())
+    times = time_rounds({key: inference_fn(nets[key], inputs[key]) for key in keys},
+                        repeats=repeats, warmup=warmup)
+    for key in keys:
+        q1, median, q3 = np.percentile(times[key], [25, 50, 75]) * 1000
+        row.update({'%s_ms' % key: median, '%s_q1_ms' % key: q1, '%s_q3_ms' % key: q3})
+    row['ours_vs_authors'] = ratio_quartiles(times['ours'], times['authors'])
+    for key in keys[2:]:
+        row['%s_speedup' % key] = ratio_quartiles(times['authors'], times[key])
+    return row
+
+
+def build_rows(paper_table5, measured, machine):
+    """Table 5 rows: the paper's row and our measurement of each measured network.
+
+    Parameters
+    ----------
+    paper_table5 : list of dict
+        The paper's Table 5 (``load_paper_tables()['table5']``).
+    measured : dict of str to dict
+        Zoo name -> :func:`measure_model`'s row.
+    machine : str
+        :func:`machine_line` of the machine that measured them (a column of the CSV).
+    """
+    rows = []
+    for paper in paper_table5:
+        name = _BY_PAPER_NAME[paper['model']]
+        if name not in measured:
+            continue
+        m = dict(measured[name])
+        row = {'model': paper['model'], 'zoo_name': name, 'params': m.pop('params'),
+               'params_m': 0.0, 'paper_params_m': paper['params_millions'],
+               'flops_m': m.pop('flops') / 1e6, 'paper_flops_m': paper['flops_millions'],
+               'paper_gpu_ms': paper['gpu_ms'], 'paper_cpu_ms': paper['cpu_ms'],
+               'machine': machine}
+        row['params_m'] = row['params'] / 1e6
+        for key, value in m.items():
+            if isinstance(value, tuple):  # per-round ratio quartiles
+                row[key], row[key + '_q1'], row[key + '_q3'] = value
+            else:
+                row[key] = value
+        rows.append(row)
+    return rows
+
+
+COLUMNS = (['model', 'zoo_name', 'params', 'params_m', 'paper_params_m', 'flops_m',
+            'paper_flops_m', 'paper_gpu_ms', 'paper_cpu_ms']
+           + ['%s_%s' % (key, s) for key, _ in CONTENDERS for s in ('ms', 'q1_ms', 'q3_ms')]
+           + ['%s%s' % (ratio, s) for ratio in ('ours_vs_authors', 'deploy_speedup',
+                                               'onnx_speedup') for s in ('', '_q1', '_q3')]
+           + ['%s_max_diff' % key for key, _ in CONTENDERS]
+           + ['fusion', 'batch_size', 'repeats', 'machine'])
+"""Columns of the Table 5 CSV (times in ms; ``onnx_*`` empty on a GPU context)."""
+
+_TEXT = {'model', 'zoo_name', 'fusion', 'machine'}
+_INTS = {'params', 'batch_size', 'repeats'}
+
+
+def to_csv(rows):
+    """CSV text of Table 5 rows (:data:`COLUMNS`, full precision, empty cells where n/a)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow(['' if row.get(k) is None else
+                         ('%.6g' % row[k] if isinstance(row[k], float) else row[k])
+                         for k in COLUMNS])
+    return out.getvalue()
+
+
+def read_csv(path):
+    """Rows written by :func:`to_csv`: numbers as ``int``/``float``, empty cells as ``None``.
+
+    Raises ``FileNotFoundError`` (naming ``make table5``) or ``ValueError`` (a column missing).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError('%s does not exist: run `make table5` (or `python '
+                                'experiments/table5.py --ctx cpu`) to write it' % path)
+    with open(path, newline='') as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError('%s is not a Table 5 CSV of this version: no column(s) %s; '
+                             'regenerate it with `make table5`' % (path, ', '.join(missing)))
+        return [{k: None if v == '' else v if k in _TEXT else int(v) if k in _INTS else float(v)
+                 for k, v in row.items()} for row in reader]
+
+
+def _spread(row, key):
+    return '%.1f (%.1f-%.1f)' % (row[key + '_ms'], row[key + '_q1_ms'], row[key + '_q3_ms'])
+
+
+def _ratio(row, key):
+    return '%.2fx (%.2f-%.2f)' % (row[key], row[key + '_q1'], row[key + '_q3'])
+
+
+def to_markdown(rows):
+    """Markdown table in Table 5's layout: model, #params, FLOPs (ours and the paper's), the
+    paper's GPU and CPU times, then ours: each contender's median (quartiles) in ms, ours over
+    the authors' graph, the deploy form's speed-up, the largest logit difference."""
+    onnx = all(r.get('onnx_ms') is not None for r in rows)
+    keys = [key for key, _ in CONTENDERS if key != 'onnx' or onnx]
+    header = (['Model', '#params (M)', 'paper', 'FLOPs (M)', 'paper', 'paper GPU (ms)',
+               'paper CPU (ms)']
+              + ['%s (ms)' % label for key, label in CONTENDERS if key in keys]
+              + ['ours / authors', 'deploy speed-up'] + (['ONNX speed-up'] if onnx else [])
+              + ['max logit diff', 'fusion'])
+    lines = ['| ' + ' | '.join(header) + ' |', '|---' + '|---:' * (len(header) - 2) + '|---|']
+    for r in rows:
+        cells = ([r['model'], '%.3f' % r['params_m'], '%.3f' % r['paper_params_m'],
+                  '%.1f' % r['flops_m'], '%.0f' % r['paper_flops_m'], '%.0f' % r['paper_gpu_ms'],
+                  '%.0f' % r['paper_cpu_ms']] + [_spread(r, key) for key in keys]
+                 + [_ratio(r, 'ours_vs_authors'), _ratio(r, 'deploy_speedup')]
+                 + ([_ratio(r, 'onnx_speedup')] if onnx else [])
+                 + ['%.1e' % max(r['%s_max_diff' % key] for key in keys), r['fusion']])
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+# --- the paper's ranking claims, checked on any set of times ---------------------------------
+
+def _family(rows, family):
+    return [r for r in rows if MODEL_CFGS[r['zoo_name']].family == family]
+
+
+def _interpolated(rows, family, size, time, x):
+    """``family``'s time interpolated linearly in ``size`` at ``x``; None outside its range."""
+    points = sorted((r[size], r[time]) for r in _family(rows, family))
+    if len(points) < 2 or not points[0][0] <= x <= points[-1][0]:
+        return None
+    xs, ts = zip(*points)
+    return float(np.interp(x, xs, ts))
+
+
+def _short(row):
+    cfg = MODEL_CFGS[row['zoo_name']]
+    return '%s-%s' % (cfg.family.split('_')[-1].capitalize() if 'pyd' in cfg.family else
+                      {'resnet': 'ResNet', 'mobilenet': 'MobileNet'}[cfg.family], cfg.alpha)
+
+
+def _compare(rows, family, other, size, time):
+    """Each ``family`` row against ``other``'s time interpolated at its ``size``:
+    ``[(row, its time, other's time), ...]`` for rows inside ``other``'s range."""
+    pairs = []
+    for r in _family(rows, family):
+        t = _interpolated(rows, other, size, time, r[size])
+        if t is not None:
+            pairs.append((r, r[time], t))
+    return pairs
+
+
+def ranking_claims(rows, time, params='params_m', flops='flops_m'):
+    """The paper's three ranking claims of Section 4.3.3 checked on the times in column
+    ``time`` (e.g. ``'ours_ms'``, ``'paper_cpu_ms'``).
+
+    Returns
+    -------
+    dict
+        ``'mobilenet_vs_resnet'``: ``[(row, time, resnet time), ...]`` for the MobileNet-56s
+        with fewer FLOPs than ResNet-56-0.5; ``'concat_vs_add'``: each Concat against the Add
+        time interpolated at its FLOPs (within the Adds' range); ``'concat_vs_mobilenet'``:
+        each Concat against the MobileNet time interpolated at its #params. A list is empty
+        when the rows lack the networks it needs.
+    """
+    resnet = _family(rows, 'resnet')
+    return {
+        'mobilenet_vs_resnet': [(r, r[time], resnet[0][time]) for r in _family(rows, 'mobilenet')
+                                if resnet and r[flops] < resnet[0][flops]],
+        'concat_vs_add': _compare(rows, 'pydmobilenet_concat', 'pydmobilenet_add', flops, time),
+        'concat_vs_mobilenet': _compare(rows, 'pydmobilenet_concat', 'mobilenet', params, time)}
+
+
+ABOUT_AS_FAST = 0.15
+"""Relative difference within which two times count as "about as fast" (claim 3)."""
+
+
+def _verdict(held, total):
+    return ('holds' if held == total else 'does not hold' if held == 0 else
+            'holds in part (%d of %d)' % (held, total))
+
+
+def claim_sentences(rows, ours='ours_ms', deploy_form='deploy_ms'):
+    """Three sentences checking the paper's ranking claims against our times (column
+    ``ours``, with the deploy form's beside), and against the paper's own CPU and GPU times
+    for comparison; a claim that needs networks missing from ``rows`` says so."""
+    sources = [('ours', ours, 'params_m', 'flops_m'),
+               ('deploy', deploy_form, 'params_m', 'flops_m'),
+               ('paper CPU', 'paper_cpu_ms', 'paper_params_m', 'paper_flops_m'),
+               ('paper GPU', 'paper_gpu_ms', 'paper_params_m', 'paper_flops_m')]
+    checked = {label: ranking_claims(rows, *rest) for label, *rest in sources}
+    tests = {'mobilenet_vs_resnet': lambda t, ref: t > ref,
+             'concat_vs_add': lambda t, ref: t < ref,
+             'concat_vs_mobilenet': lambda t, ref: abs(t / ref - 1) <= ABOUT_AS_FAST}
+    intro = {
+        'mobilenet_vs_resnet': (
+            '"MobileNets are slower than ResNet although their FLOPs are smaller." Counted: '
+            'MobileNet-56s with fewer FLOPs than ResNet-56-0.5 that are slower than it'),
+        'concat_vs_add': (
+            '"Concatenation looks more efficient than addition." Counted: Concats faster than '
+            'the Adds at equal FLOPs (Add time interpolated linearly in FLOPs at each '
+            'Concat\'s, within the Adds\' range)'),
+        'concat_vs_mobilenet': (
+            '"PydMobileNet-Concat about as fast as MobileNets of similar #params." Counted: '
+            'Concats within %d%% of the MobileNet time interpolated linearly in #params at '
+            'theirs' % round(100 * ABOUT_AS_FAST))}
+    reference = {'mobilenet_vs_resnet': 'ResNet', 'concat_vs_add': 'Add',
+                 'concat_vs_mobilenet': 'MobileNet'}
+    sentences = []
+    for claim, test in tests.items():
+        ours_pairs = checked['ours'][claim]
+        if not ours_pairs:
+            sentences.append('%s — not checked: this run lacks the networks it needs.'
+                             % intro[claim])
+            continue
+        counts = {label: (sum(test(t, ref) for _, t, ref in pairs), len(pairs))
+                  for label, pairs in ((label, c[claim]) for label, c in checked.items())}
+        detail = ', '.join('%s %.0f ms vs %s %.0f ms' % (_short(r), t, reference[claim], ref)
+                           for r, t, ref in ours_pairs)
+        sentences.append(
+            '%s — %d of %d with this package\'s network (%s), %d of %d in deploy form; in the '
+            'paper %d of %d on its CPU and %d of %d on its GPU. Here the claim %s.' % (
+                intro[claim], *counts['ours'], detail, *counts['deploy'], *counts['paper CPU'],
+                *counts['paper GPU'], _verdict(*counts['ours'])))
+    return sentences
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically (folders created)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(text)
+
+
+def measure(names, images, ctx=None, root=None, repeats=21, warmup=3, progress=True):
+    """:func:`measure_model` for each zoo name: ``{name: row}``."""
+    return {name: measure_model(name, images, ctx, root, repeats, warmup)
+            for name in tqdm(names, desc='Table 5', disable=not progress)}
