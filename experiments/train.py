@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import datetime
 import os
-import warnings
 
 import mxnet as mx
 
@@ -24,10 +23,9 @@ from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import LABEL_SETS, get_dataset
 from gluon_pydmn.model_zoo import MODEL_CFGS, get_model
 from gluon_pydmn.paper import load_paper_tables, table3_error
-from gluon_pydmn.train import TrainConfig, history_markdown, run_result, train
+from gluon_pydmn.train import history_markdown, run_result, train
+from gluon_pydmn.train_options import add_schema_arguments, config_from_args, positive_int
 from gluon_pydmn.utils import atomic_path, command_line
-
-DEFAULTS = TrainConfig()
 
 
 def _gpu_ids(text):
@@ -41,16 +39,6 @@ def _gpu_ids(text):
     return ids
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError('expected a whole number of at least 1, got %r' % text)
-    return value
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', required=True, help='zoo name, e.g. pydmobilenet_concat_56_0.75')
@@ -58,24 +46,8 @@ def parse_args(argv=None):
                    help='label set (default %(default)s)')
     p.add_argument('--data-root', help='CIFAR folder (default $GLUON_PYDMN_DATA)')
     p.add_argument('--out', help='run folder (default runs/<model>-<dataset>)')
-    p.add_argument('--schedule-scale', type=float,
-                   help="compress the paper's schema: scale its epochs, decay epochs and "
-                        "mixup-free span together (e.g. 0.1: 32 epochs, decays at 15 and 23, "
-                        "mixup off for the last 2)")
-    p.add_argument('--epochs', type=int, help='default %d' % DEFAULTS.epochs)
-    p.add_argument('--batch-size', type=int, default=DEFAULTS.batch_size)
-    p.add_argument('--lr', type=float, default=DEFAULTS.learning_rate)
-    p.add_argument('--lr-decay-epochs', type=int, nargs='*',
-                   help='default %s' % ' '.join(map(str, DEFAULTS.lr_decay_epochs)))
-    p.add_argument('--wd', type=float, default=DEFAULTS.weight_decay)
-    p.add_argument('--mixup-alpha', type=float, default=DEFAULTS.mixup_alpha,
-                   help='0 turns mixup off (default %(default)s)')
-    p.add_argument('--mixup-off-last-epochs', type=int,
-                   help='default %d' % DEFAULTS.mixup_off_last_epochs)
-    p.add_argument('--seed', type=int, default=DEFAULTS.seed)
-    p.add_argument('--limit-train', type=_positive_int,
-                   help='train on the first N training images only')
-    p.add_argument('--stop-after', type=_positive_int, help='stop after N epochs (resume later)')
+    add_schema_arguments(p)
+    p.add_argument('--stop-after', type=positive_int, help='stop after N epochs (resume later)')
     p.add_argument('--gpus', type=_gpu_ids, default=[],
                    help='comma-separated GPU ids, e.g. 0 or 0,1: each batch is split across them '
                         '(untested here); default CPU')
@@ -111,25 +83,10 @@ def main(argv=None):
 
 
 def make_config(args):
-    """The :class:`TrainConfig` the options ask for; warns when ``--epochs`` shortens the
-    schema but leaves its decays at the paper's epochs."""
-    length = {name: value for name, value in (('epochs', args.epochs),
-                                              ('lr_decay_epochs', args.lr_decay_epochs),
-                                              ('mixup_off_last_epochs', args.mixup_off_last_epochs))
-              if value is not None}
-    rest = dict(batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.wd,
-                mixup_alpha=args.mixup_alpha, seed=args.seed)
-    if args.schedule_scale is not None:
-        return TrainConfig.compressed(args.schedule_scale, **rest, **length)
-    config = TrainConfig(**rest, **length)
-    if 'epochs' in length and 'lr_decay_epochs' not in length and config.epochs != DEFAULTS.epochs:
-        warnings.warn("--epochs %d keeps the paper's learning-rate decays at epochs %s and "
-                      'mixup on until %d epochs before the end: use --schedule-scale %g to '
-                      'compress the whole schema, or set --lr-decay-epochs'
-                      % (config.epochs, ' and '.join(map(str, config.lr_decay_epochs)),
-                         config.mixup_off_last_epochs, config.epochs / DEFAULTS.epochs),
-                      stacklevel=2)
-    return config
+    """The :class:`~gluon_pydmn.train.TrainConfig` the options ask for; warns when ``--epochs``
+    shortens the schema but leaves its decays at the paper's epochs
+    (:func:`gluon_pydmn.train_options.config_from_args`)."""
+    return config_from_args(args, stacklevel=2)
 
 
 def summary_header(command, args, config, n_train):
