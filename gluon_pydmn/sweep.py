@@ -214,8 +214,11 @@ def _is_finished(folder, config, limit_train):
 def _reason(error):
     """One line: the exception a run raised, or the system failure that ended its task."""
     import ray
-    if isinstance(error, ray.exceptions.RayTaskError) and error.cause is not None:
-        return '%s: %s' % (type(error.cause).__name__, ' '.join(str(error.cause).split()))
+    if isinstance(error, ray.exceptions.RayTaskError):
+        if error.cause is not None:
+            return '%s: %s' % (type(error.cause).__name__, ' '.join(str(error.cause).split()))
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        return lines[-1].strip() if lines else type(error).__name__  # the traceback's last line
     first = (str(error).strip().splitlines() or [''])[0]
     return '%s (after all retries): %s' % (type(error).__name__, first)
 
