@@ -12,6 +12,8 @@
 #   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md
 #   make train MODEL=pydmobilenet_concat_56_0.75 [DATASET=cifar10] [TRAIN_ARGS="--epochs 10"]
 #                           train with the paper's schema into runs/MODEL-DATASET (resumable)
+#   make sweep [SWEEP_ARGS="--address auto ..."]
+#                           Table 3 by training: the 44 runs as Ray tasks into runs/sweep (resumable)
 #
 # Locations (override on the command line or in the environment):
 #   SHARED                   a folder with data/cifar/materialize.py and the authors' release
@@ -33,7 +35,7 @@ RELEASE := $(SHARED)/reference/pydmobilenet_mxnet
 export GLUON_PYDMN_WEIGHTS ?= $(if $(wildcard $(RELEASE)),$(abspath $(RELEASE)),$(GLUON_PYDMN_CACHE)/weights)
 
 .PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff table5 figure2 \
-	training-index benchmark train clean
+	training-index benchmark train sweep clean
 
 install: $(VENV)/.installed
 
@@ -97,6 +99,9 @@ DATASET ?= cifar10
 train: data
 	@test -n "$(MODEL)" || { echo 'usage: make train MODEL=<zoo name> [DATASET=cifar10|cifar100-fine|cifar100-coarse] [TRAIN_ARGS=...]'; exit 2; }
 	$(BIN)/python experiments/train.py --model $(MODEL) --dataset $(DATASET) $(TRAIN_ARGS)
+
+sweep: data
+	$(BIN)/python experiments/sweep.py $(SWEEP_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

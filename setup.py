@@ -11,5 +11,6 @@ setup(
                                   'reproduce/paper_tables.json']},
     python_requires='>=3.8',
     install_requires=['mxnet>=1.9.1,<2', 'gluoncv>=0.10.5', 'numpy<1.24', 'tqdm'],
-    extras_require={'plot': ['matplotlib'], 'onnx': ['onnx<1.16', 'onnxruntime'], 'test': ['pytest']},
+    extras_require={'plot': ['matplotlib'], 'onnx': ['onnx<1.16', 'onnxruntime'], 'test': ['pytest'],
+                    'sweep': ['ray==2.60.0']},
 )

@@ -15,7 +15,6 @@ each batch across GPUs.
 import dataclasses
 import datetime
 import os
-import warnings
 
 import mxnet as mx
 
@@ -25,10 +24,9 @@ from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import get_dataset
 from gluon_pydmn.model_zoo import get_model
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
-from gluon_pydmn.train import TrainConfig, history_markdown, run_result, train
+from gluon_pydmn.train import history_markdown, run_result, train
+from gluon_pydmn.train_options import add_schema_arguments, config_from_args
 from gluon_pydmn.utils import atomic_path, command_line
-
-DEFAULTS = TrainConfig()
 
 
 def parse_args(argv=None):
@@ -37,23 +35,7 @@ def parse_args(argv=None):
     cli.add_label_set(p)
     cli.add_data_root(p)
     p.add_argument('--out', help='run folder (default runs/<model>-<dataset>)')
-    p.add_argument('--schedule-scale', type=float,
-                   help="compress the paper's schema: scale its epochs, decay epochs and "
-                        "mixup-free span together (e.g. 0.1: 32 epochs, decays at 15 and 23, "
-                        "mixup off for the last 2)")
-    p.add_argument('--epochs', type=int, help='default %d' % DEFAULTS.epochs)
-    p.add_argument('--batch-size', type=int, default=DEFAULTS.batch_size)
-    p.add_argument('--lr', type=float, default=DEFAULTS.learning_rate)
-    p.add_argument('--lr-decay-epochs', type=int, nargs='*',
-                   help='default %s' % ' '.join(map(str, DEFAULTS.lr_decay_epochs)))
-    p.add_argument('--wd', type=float, default=DEFAULTS.weight_decay)
-    p.add_argument('--mixup-alpha', type=float, default=DEFAULTS.mixup_alpha,
-                   help='0 turns mixup off (default %(default)s)')
-    p.add_argument('--mixup-off-last-epochs', type=int,
-                   help='default %d' % DEFAULTS.mixup_off_last_epochs)
-    p.add_argument('--seed', type=int, default=DEFAULTS.seed)
-    p.add_argument('--limit-train', type=cli.positive_int,
-                   help='train on the first N training images only')
+    add_schema_arguments(p)
     p.add_argument('--stop-after', type=cli.positive_int, help='stop after N epochs (resume later)')
     cli.add_gpus(p, several=True)
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
@@ -88,25 +70,10 @@ def main(argv=None):
 
 
 def make_config(args):
-    """The :class:`TrainConfig` the options ask for; warns when ``--epochs`` shortens the
-    schema but leaves its decays at the paper's epochs."""
-    length = {name: value for name, value in (('epochs', args.epochs),
-                                              ('lr_decay_epochs', args.lr_decay_epochs),
-                                              ('mixup_off_last_epochs', args.mixup_off_last_epochs))
-              if value is not None}
-    rest = dict(batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.wd,
-                mixup_alpha=args.mixup_alpha, seed=args.seed)
-    if args.schedule_scale is not None:
-        return TrainConfig.compressed(args.schedule_scale, **rest, **length)
-    config = TrainConfig(**rest, **length)
-    if 'epochs' in length and 'lr_decay_epochs' not in length and config.epochs != DEFAULTS.epochs:
-        warnings.warn("--epochs %d keeps the paper's learning-rate decays at epochs %s and "
-                      'mixup on until %d epochs before the end: use --schedule-scale %g to '
-                      'compress the whole schema, or set --lr-decay-epochs'
-                      % (config.epochs, ' and '.join(map(str, config.lr_decay_epochs)),
-                         config.mixup_off_last_epochs, config.epochs / DEFAULTS.epochs),
-                      stacklevel=2)
-    return config
+    """The :class:`~gluon_pydmn.train.TrainConfig` the options ask for; warns when ``--epochs``
+    shortens the schema but leaves its decays at the paper's epochs
+    (:func:`gluon_pydmn.train_options.config_from_args`)."""
+    return config_from_args(args, stacklevel=2)
 
 
 def summary_header(command, args, config, n_train):

@@ -1,0 +1,59 @@
+"""Command-line options for the training schema, shared by ``experiments/train.py`` and
+``experiments/sweep.py``: :func:`add_schema_arguments` adds them to a parser and
+:func:`config_from_args` turns the parsed options into a :class:`~gluon_pydmn.train.TrainConfig`.
+"""
+import warnings
+
+from .cli import positive_int
+from .train import TrainConfig
+
+__all__ = ['add_schema_arguments', 'config_from_args']
+
+DEFAULTS = TrainConfig()
+
+
+def add_schema_arguments(parser):
+    """Add the schema options (``--schedule-scale``, ``--epochs``, ``--batch-size``, ``--lr``,
+    ``--lr-decay-epochs``, ``--wd``, ``--mixup-alpha``, ``--mixup-off-last-epochs``,
+    ``--seed``) and ``--limit-train`` to ``parser``; defaults are the paper's."""
+    p = parser
+    p.add_argument('--schedule-scale', type=float,
+                   help="compress the paper's schema: scale its epochs, decay epochs and "
+                        "mixup-free span together (e.g. 0.1: 32 epochs, decays at 15 and 23, "
+                        "mixup off for the last 2)")
+    p.add_argument('--epochs', type=int, help='default %d' % DEFAULTS.epochs)
+    p.add_argument('--batch-size', type=int, default=DEFAULTS.batch_size)
+    p.add_argument('--lr', type=float, default=DEFAULTS.learning_rate)
+    p.add_argument('--lr-decay-epochs', type=int, nargs='*',
+                   help='default %s' % ' '.join(map(str, DEFAULTS.lr_decay_epochs)))
+    p.add_argument('--wd', type=float, default=DEFAULTS.weight_decay)
+    p.add_argument('--mixup-alpha', type=float, default=DEFAULTS.mixup_alpha,
+                   help='0 turns mixup off (default %(default)s)')
+    p.add_argument('--mixup-off-last-epochs', type=int,
+                   help='default %d' % DEFAULTS.mixup_off_last_epochs)
+    p.add_argument('--seed', type=int, default=DEFAULTS.seed)
+    p.add_argument('--limit-train', type=positive_int,
+                   help='train on the first N training images only')
+    return parser
+
+
+def config_from_args(args, stacklevel=2):
+    """The :class:`TrainConfig` the options of :func:`add_schema_arguments` ask for; warns when
+    ``--epochs`` shortens the schema but leaves its decays at the paper's epochs."""
+    length = {name: value for name, value in (('epochs', args.epochs),
+                                              ('lr_decay_epochs', args.lr_decay_epochs),
+                                              ('mixup_off_last_epochs', args.mixup_off_last_epochs))
+              if value is not None}
+    rest = dict(batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.wd,
+                mixup_alpha=args.mixup_alpha, seed=args.seed)
+    if args.schedule_scale is not None:
+        return TrainConfig.compressed(args.schedule_scale, **rest, **length)
+    config = TrainConfig(**rest, **length)
+    if 'epochs' in length and 'lr_decay_epochs' not in length and config.epochs != DEFAULTS.epochs:
+        warnings.warn("--epochs %d keeps the paper's learning-rate decays at epochs %s and "
+                      'mixup on until %d epochs before the end: use --schedule-scale %g to '
+                      'compress the whole schema, or set --lr-decay-epochs'
+                      % (config.epochs, ' and '.join(map(str, config.lr_decay_epochs)),
+                         config.mixup_off_last_epochs, config.epochs / DEFAULTS.epochs),
+                      stacklevel=stacklevel + 1)
+    return config
