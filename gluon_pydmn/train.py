@@ -427,8 +427,7 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         (``gluon.utils.split_and_load``, as in GluonCV's CIFAR scripts; each device's BatchNorm
         normalises its share), and after every epoch the BatchNorm running statistics are
         averaged over the devices, as saving them does, so the test error is the saved
-        network's. GPU contexts work in principle but are untested here (several CPU contexts
-        are tested).
+        network's.
     stop_after : int, optional
         Stop after this many epochs in this call (resume later by calling again).
     model_name : str, optional
