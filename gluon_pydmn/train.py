@@ -21,6 +21,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 
 import mxnet as mx
 import numpy as np
@@ -381,7 +382,9 @@ class _EvaluationCopy:
 
     def __init__(self, net, ctx):
         data = mx.sym.var('data')
-        self.net = gluon.SymbolBlock(net(data), data)
+        with warnings.catch_warnings():  # "cannot decide type for data": it is float32
+            warnings.simplefilter('ignore', UserWarning)
+            self.net = gluon.SymbolBlock(net(data), data)
         self.net.initialize(ctx=ctx)
         self.net.hybridize(static_alloc=True, static_shape=True)
         self.ctx = ctx
