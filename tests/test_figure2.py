@@ -89,3 +89,15 @@ def test_training_index_lists_every_run_with_last_and_best_error(two_runs, tmp_p
     with open(out) as f:
         text = f.read()
     assert 'experiments/index_runs.py' in text and text.count('| 2 of 2 |') == 2
+
+
+def test_training_index_lists_runs_older_than_run_json_from_their_state(two_runs, tmp_path):
+    import shutil
+    old = tmp_path / 'old-run'
+    shutil.copytree(two_runs[1], old)
+    (old / 'run.json').unlink()
+    row = [line for line in runs_markdown([str(old)]).splitlines() if line.startswith('| old-run')]
+    assert len(row) == 1
+    assert row[0].startswith('| old-run | PydMobileNet-Concat-29-0.25 | see its summary.md |')
+    assert "the paper's schema compressed to 0.00625 of its length (2 epochs" in row[0]
+    assert '| 2 of 2 |' in row[0]

@@ -6,6 +6,7 @@ run folders of :func:`gluon_pydmn.train.train` (``experiments/train.py``): each 
 ``history.csv`` gives the curves and its ``run.json`` the network, its #params and the schema,
 which the caption states, so any set of runs can be drawn the same way.
 """
+import json
 import os
 import re
 import textwrap
@@ -13,7 +14,7 @@ import textwrap
 from matplotlib.figure import Figure
 
 from ..catalog import MODEL_CFGS
-from ..train import read_history, read_run, run_result
+from ..train import STATE_FILE, TrainConfig, _jsonable, read_history, read_run, run_result
 
 __all__ = ['display_name', 'plot_training_curves']
 
@@ -77,6 +78,16 @@ def plot_training_curves(run_dirs, footer=None):
     return fig
 
 
+def _state(folder):
+    """A run folder's ``state.json`` (network and schema of runs older than ``run.json``)."""
+    try:
+        with open(os.path.join(folder, STATE_FILE)) as f:
+            state = json.load(f)
+        return state if state.get('model') and isinstance(state.get('config'), dict) else None
+    except (OSError, ValueError):
+        return None
+
+
 def runs_markdown(run_dirs, paper_error=None):
     """A markdown table of training runs: network, data, schema, epochs, last/best error.
 
@@ -100,9 +111,14 @@ def runs_markdown(run_dirs, paper_error=None):
         except FileNotFoundError:  # written before run.json existed: its summary.md says more
             history = read_history(folder)
             result = run_result(history)
-            lines.append('| %s | see its summary.md | | | | %d | %.2f | %.2f (epoch %d) | |' % (
-                name, result['last_epoch'], result['last_error'], result['best_error'],
-                result['best_epoch']))
+            state = _state(folder)
+            schema = (TrainConfig(**dict(_jsonable(TrainConfig()), **state['config'])).describe()
+                      if state else '')
+            total = ' of %d' % state['config']['epochs'] if state else ''
+            lines.append('| %s | %s | see its summary.md | | %s | %d%s | %.2f | %.2f (epoch %d) | |'
+                         % (name, display_name(state['model']) if state else '', schema,
+                            result['last_epoch'], total, result['last_error'],
+                            result['best_error'], result['best_epoch']))
             continue
         result = run_result(history)
         paper = paper_error(run['model'], run['label_set']) if paper_error else None
