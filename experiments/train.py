@@ -2,6 +2,7 @@
 
     python experiments/train.py --model pydmobilenet_concat_56_0.75 --dataset cifar10
     python experiments/train.py --model mobilenet_29_0.5 --epochs 2 --limit-train 2048  # smoke test
+    python experiments/train.py --resume results/training/<run>  # a run folder, on any machine
 
 The schema (NAG, lr 0.1 decayed 10x at epochs 150 and 225, 320 epochs, batch 128, weight decay
 1e-4, mixup off for the last 20 epochs) is gluon_pydmn.train.TrainConfig's; options override
@@ -14,6 +15,7 @@ each batch across GPUs.
 """
 import dataclasses
 import datetime
+import json
 import os
 
 import mxnet as mx
@@ -24,14 +26,19 @@ from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import get_dataset
 from gluon_pydmn.model_zoo import get_model
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
-from gluon_pydmn.train import history_markdown, run_result, train
+from gluon_pydmn.errors import UserError
+from gluon_pydmn.train import (RUN_FILE, STATE_FILE, TrainConfig, history_markdown, run_result,
+                               train)
 from gluon_pydmn.train_options import add_schema_arguments, config_from_args
 from gluon_pydmn.utils import atomic_path, command_line
 
 
 def parse_args(argv=None):
     p = cli.parser(__doc__)
-    cli.add_model(p)
+    cli.add_model(p, required=False)
+    p.add_argument('--resume', metavar='DIR',
+                   help='resume the run folder DIR with its own network, label set, training-set '
+                        'size and schema (from its run.json or state.json), e.g. on a new machine')
     cli.add_label_set(p)
     cli.add_data_root(p)
     p.add_argument('--out', help='run folder (default runs/<model>-<dataset>)')
@@ -45,14 +52,19 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     configure_cpu()  # before MXNet's first operator: threads, one MKL-DNN blocking for training
-    config = make_config(args)
+    if args.resume:
+        config = resume_options(args)
+    elif args.model:
+        config = make_config(args)
+    else:
+        raise UserError('give --model NAME (a new or resumed run) or --resume DIR (a run folder)')
     ctx = cli.contexts(args)
     mx.random.seed(config.seed)  # the Xavier initialisation
     net = get_model(args.model, classes=LABEL_SETS[args.dataset].head_width, ctx=ctx,
                     fast=ctx[0].device_type == 'cpu')
     train_set = get_dataset(args.dataset, train=True, root=args.data_root)
     test_set = get_dataset(args.dataset, train=False, root=args.data_root)
-    if args.limit_train:
+    if args.limit_train and args.limit_train < len(train_set):
         train_set = train_set.subset(args.limit_train)
     out = args.out or os.path.join('runs', '%s-%s' % (args.model, args.dataset))
     print('training %s on %s (%d images) into %s: %s'
@@ -67,6 +79,29 @@ def main(argv=None):
               % (result['last_error'], result['last_epoch'], result['best_error'],
                  result['best_epoch']))
     return history
+
+
+def resume_options(args):
+    """Set ``args``' network, label set, run folder and training-set size from the run folder
+    ``args.resume`` and return its schema (a :class:`TrainConfig`)."""
+    saved = None
+    for name in (RUN_FILE, STATE_FILE):
+        path = os.path.join(args.resume, name)
+        if os.path.isfile(path):
+            with open(path) as f:
+                saved = json.load(f)
+            break
+    if not saved or not saved.get('model') or not isinstance(saved.get('config'), dict):
+        raise UserError('%s holds no run to resume (no run.json or state.json naming a network '
+                        'and schema)' % args.resume)
+    if args.model and args.model != saved['model']:
+        raise UserError('%s is a run of %s, not of %s: drop --model to resume it'
+                        % (args.resume, saved['model'], args.model))
+    args.model, args.out = saved['model'], args.resume
+    args.dataset = saved.get('label_set') or args.dataset
+    args.limit_train = saved.get('train_images') or args.limit_train
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in saved['config'].items() if k in fields})
 
 
 def make_config(args):

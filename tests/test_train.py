@@ -10,6 +10,7 @@ import pytest
 
 import gluon_pydmn as g
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
+from gluon_pydmn.errors import UserError
 from gluon_pydmn.evaluate import error_rate, predict
 from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
                                TrainConfig, TrainingDivergedError, mixup, read_run, run_result,
@@ -481,3 +482,22 @@ def test_train_script_refuses_counts_below_one(option, value, capsys):
         train_script.parse_args(['--model', 'mobilenet_29_0.5', option, value])
     assert exit_info.value.code == 2
     assert 'expected a whole number of at least 1, got %r' % value in capsys.readouterr().err
+
+
+def test_train_script_resumes_a_run_folder_with_its_own_options(data_root, tmp_path, capsys):
+    out = str(tmp_path / 'run')
+    first = train_script.main(['--model', 'mobilenet_29_0.5', '--data-root', data_root, '--out', out,
+                               '--schedule-scale', '0.00625', '--batch-size', '64',
+                               '--limit-train', '128', '--stop-after', '1', '--no-progress'])
+    assert len(first) == 1
+    history = train_script.main(['--resume', out, '--data-root', data_root, '--no-progress'])
+    assert [r['epoch'] for r in history] == [1, 2] and history[0] == first[0]
+    assert 'resuming %s after epoch 1 of 2' % out in capsys.readouterr().out
+    state = json.loads(open(os.path.join(out, 'state.json')).read())
+    assert state['train_images'] == 128 and state['config']['batch_size'] == 64
+    with pytest.raises(UserError, match='is a run of mobilenet_29_0.5, not of resnet_29_0.5'):
+        train_script.main(['--resume', out, '--model', 'resnet_29_0.5'])
+    with pytest.raises(UserError, match='holds no run to resume'):
+        train_script.main(['--resume', str(tmp_path)])
+    with pytest.raises(UserError, match='give --model NAME .* or --resume DIR'):
+        train_script.main([])
