@@ -14,13 +14,10 @@ the measured times under the table. On a CPU context the CPU switches for infere
 import argparse
 import datetime
 import os
-import sys
 
-import mxnet as mx
-
+from gluon_pydmn import cli
 from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import CIFAR10, normalize_images
-from gluon_pydmn.errors import UserError
 from gluon_pydmn.reproduce import table5
 from gluon_pydmn.reproduce.paper import load_paper_tables
 from gluon_pydmn.utils import command_line
@@ -82,25 +79,16 @@ def document(rows, info, command, ctx):
 
 def main(argv=None):
     args = parse_args(argv)
-    ctx = args.ctx
-    try:
-        table5.check_ctx(ctx)
-    except table5.NoGpuError as e:
-        print('error: %s' % e, file=sys.stderr)
-        raise SystemExit(2)
+    ctx = table5.check_ctx(args.ctx)
     if ctx.device_type == 'cpu':
         configure_cpu(training=False)
     load_before = os.getloadavg()[0]
-    try:
-        paper = load_paper_tables(args.paper_tables)['table5']
-        images = normalize_images(CIFAR10(args.data_root, train=False).images[:args.batch_size],
-                                  ctx=ctx)
-        measured = table5.measure(args.models or table5.TABLE5_MODELS, images, ctx,
-                                  args.weights_root, args.repeats, args.warmup,
-                                  progress=not args.no_progress)
-    except (UserError, FileNotFoundError) as e:
-        print('error: %s' % e, file=sys.stderr)
-        raise SystemExit(1)
+    paper = load_paper_tables(args.paper_tables)['table5']
+    images = normalize_images(CIFAR10(args.data_root, train=False).images[:args.batch_size],
+                              ctx=ctx)
+    measured = table5.measure(args.models or table5.TABLE5_MODELS, images, ctx,
+                              args.weights_root, args.repeats, args.warmup,
+                              progress=not args.no_progress)
     info = table5.machine_info(ctx)
     rows = table5.build_rows(paper, measured, table5.machine_line(info))
     info.update(warmup=args.warmup, load=(load_before, os.getloadavg()[0]))
@@ -114,4 +102,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    cli.run(main, errors=(FileNotFoundError,))

@@ -15,7 +15,6 @@ each batch across GPUs.
 """
 import dataclasses
 import datetime
-import json
 import os
 
 import mxnet as mx
@@ -27,8 +26,7 @@ from gluon_pydmn.data import get_dataset
 from gluon_pydmn.model_zoo import get_model
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.errors import UserError
-from gluon_pydmn.train import (RUN_FILE, STATE_FILE, TrainConfig, history_markdown, run_result,
-                               train)
+from gluon_pydmn.train import history_markdown, read_run_spec, run_result, train
 from gluon_pydmn.train_options import add_schema_arguments, config_from_args
 from gluon_pydmn.utils import atomic_path, command_line
 
@@ -84,24 +82,14 @@ def main(argv=None):
 def resume_options(args):
     """Set ``args``' network, label set, run folder and training-set size from the run folder
     ``args.resume`` and return its schema (a :class:`TrainConfig`)."""
-    saved = None
-    for name in (RUN_FILE, STATE_FILE):
-        path = os.path.join(args.resume, name)
-        if os.path.isfile(path):
-            with open(path) as f:
-                saved = json.load(f)
-            break
-    if not saved or not saved.get('model') or not isinstance(saved.get('config'), dict):
-        raise UserError('%s holds no run to resume (no run.json or state.json naming a network '
-                        'and schema)' % args.resume)
-    if args.model and args.model != saved['model']:
+    spec = read_run_spec(args.resume)
+    if args.model and args.model != spec['model']:
         raise UserError('%s is a run of %s, not of %s: drop --model to resume it'
-                        % (args.resume, saved['model'], args.model))
-    args.model, args.out = saved['model'], args.resume
-    args.dataset = saved.get('label_set') or args.dataset
-    args.limit_train = saved.get('train_images') or args.limit_train
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in saved['config'].items() if k in fields})
+                        % (args.resume, spec['model'], args.model))
+    args.model, args.out = spec['model'], args.resume
+    args.dataset = spec['label_set'] or args.dataset
+    args.limit_train = spec['train_images'] or args.limit_train
+    return spec['config']
 
 
 def make_config(args):

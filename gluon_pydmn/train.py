@@ -36,7 +36,7 @@ from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, NotA
 from .utils import atomic_path, context_list, mxnet_error_reason, params_file_problem
 
 __all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'run_result', 'read_run',
-           'read_history', 'CheckpointMismatchError', 'CheckpointError', 'TrainingDivergedError',
+           'read_run_spec', 'read_history', 'is_finished', 'CheckpointMismatchError', 'CheckpointError', 'TrainingDivergedError',
            'RunFolderBusyError', 'RunFolderNotWritableError']
 
 STATE_FILE = 'state.json'
@@ -98,6 +98,22 @@ class TrainConfig:
         values = {k: v for k, v in schema.items() if k in fields}
         values.update(overrides)
         return cls(**values)
+
+    def to_dict(self):
+        """The schema as JSON values, as ``run.json`` and ``state.json`` record it."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, saved):
+        """The schema a run folder recorded (:meth:`to_dict`). Fields added to the schema
+        since the run was written take their defaults; a field this version does not know is
+        refused, since the run could not be reproduced without it."""
+        unknown = sorted(set(saved) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError('the saved schema has fields this version of gluon_pydmn does not '
+                              'know (%s): resume the run with the version that wrote it'
+                              % ', '.join(unknown))
+        return cls(**saved)
 
     @classmethod
     def compressed(cls, scale, **overrides):
@@ -190,15 +206,16 @@ class _Checkpoint:
         try:
             with open(self.state_path) as f:
                 state = json.load(f)
-            state['epoch'], state['history'], state['config'], state['architecture']
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            state['epoch'], state['history'], state['architecture']
+            # fields added to the schema since the checkpoint was written take their defaults
+            state['config'] = TrainConfig.from_dict(state['config']).to_dict()
+        except (OSError, ValueError, KeyError, TypeError, ConfigError) as e:
             raise CheckpointError(
                 'cannot read the checkpoint index %s (%s: %s): restore it, or delete %s to start '
                 'over' % (self.state_path, type(e).__name__, e, self.out_dir)) from None
-        # entries added since the checkpoint was written take the run's values / the defaults
+        # entries added since the checkpoint was written take the run's values
         for key in ('label_set', 'train_images'):
             state.setdefault(key, run[key])
-        state['config'] = dict(_jsonable(TrainConfig()), **state['config'])
         differences = ['%s %s, now %s' % (what, _short(state.get(key)), _short(run[key]))
                        for key, what in (('model', 'network'), ('label_set', 'label set'),
                                          ('train_images', 'training images'))
@@ -206,8 +223,8 @@ class _Checkpoint:
         if state['architecture'] != run['architecture'] and not differences:
             differences.append('another architecture (parameter names or shapes: e.g. %s)'
                                % _first_difference(state['architecture'], run['architecture']))
-        if state['config'] != _jsonable(config):
-            differences.append('schema ' + _config_difference(state['config'], _jsonable(config)))
+        if state['config'] != config.to_dict():
+            differences.append('schema ' + _config_difference(state['config'], config.to_dict()))
         if differences:
             raise CheckpointMismatchError(
                 '%s holds a checkpoint of another run (%s); train into another folder or delete '
@@ -278,10 +295,6 @@ def _config_difference(saved, now):
                               for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k))
 
 
-def _jsonable(config):
-    return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
 def run_result(history):
     """The last and the best epoch of a run's history.
 
@@ -314,7 +327,7 @@ def _write_run(out_dir, net, run, config):
     run's checkpoint files are removed (:func:`read_run`). An unchanged file is not rewritten."""
     info = {'model': run['model'], 'label_set': run['label_set'],
             'train_images': run['train_images'], 'params': count_params(net),
-            'config': _jsonable(config), 'schema': config.describe()}
+            'config': config.to_dict(), 'schema': config.describe()}
     path = os.path.join(out_dir, RUN_FILE)
     if os.path.isfile(path):
         with open(path) as f:
@@ -345,6 +358,52 @@ def read_run(out_dir):
                                 'of train(); resuming it writes the file' % (path, out_dir))
     with open(path) as f:
         return json.load(f), history
+
+
+def read_run_spec(out_dir):
+    """What a run folder trains: its network, label set, number of training images and schema,
+    from ``run.json`` or, for runs older than that file, ``state.json``.
+
+    Returns
+    -------
+    dict
+        ``model``, ``label_set`` and ``train_images`` (None where an old run did not record
+        them) and ``config``, a :class:`TrainConfig`.
+    """
+    for name in (RUN_FILE, STATE_FILE):
+        path = os.path.join(out_dir, name)
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+            config = TrainConfig.from_dict(saved['config'])
+            if not saved.get('model'):
+                raise KeyError('model')
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise NotARunFolderError('cannot read %s (%s: %s): restore it from the run\'s '
+                                     'copy or commit' % (path, type(e).__name__, e)) from None
+        return {'model': saved['model'], 'label_set': saved.get('label_set'),
+                'train_images': saved.get('train_images'), 'config': config}
+    raise NotARunFolderError('%s holds no run (no %s or %s naming a network and schema): is it '
+                             'a run folder of experiments/train.py?' % (out_dir, RUN_FILE,
+                                                                         STATE_FILE))
+
+
+def is_finished(out_dir, config, train_images):
+    """Whether ``out_dir`` holds a finished run of ``config`` on ``train_images`` training
+    images, so that :func:`train` would have nothing to do (an unreadable folder is not)."""
+    try:
+        with open(os.path.join(out_dir, STATE_FILE)) as f:
+            state = json.load(f)
+        return _is_final(state, config, out_dir) and state.get('train_images') == train_images \
+            and TrainConfig.from_dict(state['config']) == config
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _is_final(state, config, out_dir):
+    return state['epoch'] == config.epochs and os.path.isfile(os.path.join(out_dir, FINAL_FILE))
 
 
 def _write_history(out_dir, history, title=None):
@@ -535,8 +594,7 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
            progress, log, on_epoch_end):
     checkpoint = _Checkpoint(out_dir)
     state = checkpoint.load(config, run)
-    final = os.path.join(out_dir, FINAL_FILE)
-    if state is not None and state['epoch'] == config.epochs and os.path.isfile(final):
+    if state is not None and _is_final(state, config, out_dir):
         log('%s is finished (%d of %d epochs): nothing to do' % (out_dir, state['epoch'],
                                                                  config.epochs))
         return state['history']
@@ -549,7 +607,7 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
         checkpoint.restore(net, trainer, state, contexts)
         log('resuming %s after epoch %d of %d' % (out_dir, state['epoch'], config.epochs))
     else:
-        state = dict(run, config=_jsonable(config), epoch=0, history=[])
+        state = dict(run, config=config.to_dict(), epoch=0, history=[])
     state.update(label_set=run['label_set'], train_images=run['train_images'])
     _write_run(out_dir, net, run, config)
     title = '%s: %s' % (run['model'] or type(net).__name__, config.describe())

@@ -20,13 +20,6 @@ def pytest_configure(config):
     configure_cpu(training=False)  # all cores, before MXNet runs its first operator
 
 
-def pytest_collection_modifyitems(items):
-    # test_sweep.py starts Ray in this process. Run it last: when it ran before test_train.py
-    # in the full suite, test_resume_is_exact_under_the_papers_schema failed here (it passes
-    # alone, after test_sweep.py alone, and in the full suite without test_sweep.py).
-    items.sort(key=lambda item: os.path.basename(str(item.fspath)) == 'test_sweep.py')
-
-
 @pytest.fixture(scope='session')
 def data_root():
     root = data_mod.default_data_root()

@@ -91,13 +91,22 @@ def test_training_index_lists_every_run_with_last_and_best_error(two_runs, tmp_p
     assert 'experiments/index_runs.py' in text and text.count('| 2 of 2 |') == 2
 
 
-def test_training_index_lists_runs_older_than_run_json_from_their_state(two_runs, tmp_path):
+@pytest.mark.parametrize('older_than', ['run.json', 'state.json'])
+def test_training_index_lists_older_runs_from_what_they_recorded(two_runs, tmp_path, older_than):
+    """Runs written before run.json are listed from their state.json, runs written before
+    both (no resumable state either) from the first lines of their summary.md."""
     import shutil
     old = tmp_path / 'old-run'
     shutil.copytree(two_runs[1], old)
     (old / 'run.json').unlink()
+    if older_than == 'state.json':
+        (old / 'state.json').unlink()
     row = [line for line in runs_markdown([str(old)]).splitlines() if line.startswith('| old-run')]
     assert len(row) == 1
-    assert row[0].startswith('| old-run | PydMobileNet-Concat-29-0.25 | see its summary.md |')
-    assert "the paper's schema compressed to 0.00625 of its length (2 epochs" in row[0]
+    assert row[0].startswith('| old-run | PydMobileNet-Concat-29-0.25 | cifar10 | 128 | '
+                             "the paper's schema compressed to 0.00625 of its length (2 epochs")
     assert '| 2 of 2 |' in row[0]
+    (old / 'summary.md').unlink()
+    if older_than == 'state.json':  # nothing left that says what the run was: its results only
+        row = [l for l in runs_markdown([str(old)]).splitlines() if l.startswith('| old-run')]
+        assert row[0].startswith('| old-run |  | see its summary.md |  |  | 2 of ? |')

@@ -11,6 +11,7 @@ import onnxruntime
 import pytest
 
 import gluon_pydmn as g
+from gluon_pydmn import cli
 from gluon_pydmn.deployment import deploy
 from gluon_pydmn.reproduce import table3, table5
 from gluon_pydmn.reproduce.paper import load_paper_tables
@@ -58,11 +59,21 @@ def test_script_refuses_a_bad_ctx(capsys):
 def test_no_gpu_build_exits_2_with_one_line_before_loading_anything(ctx, tmp_path, capsys):
     assert not mx.runtime.Features().is_enabled('CUDA')  # this machine's build
     with pytest.raises(SystemExit) as e:  # a data folder that does not exist is never reached
-        table5_script.main(['--ctx', ctx, '--data-root', str(tmp_path / 'none'),
-                            '--out-dir', str(tmp_path)])
+        cli.run(table5_script.main, ['--ctx', ctx, '--data-root', str(tmp_path / 'none'),
+                                     '--out-dir', str(tmp_path)])
     assert e.value.code == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [NO_GPU] and captured.out == ''
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_data_exits_2_with_one_line_naming_the_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.run(table5_script.main, ['--data-root', str(tmp_path / 'none'),
+                                     '--out-dir', str(tmp_path), '--no-progress'])
+    assert e.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and str(tmp_path / 'none') in lines[0]
     assert os.listdir(tmp_path) == []
 
 

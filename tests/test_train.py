@@ -12,9 +12,10 @@ import gluon_pydmn as g
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.errors import UserError
 from gluon_pydmn.evaluate import error_rate, predict
+from gluon_pydmn.errors import ConfigError
 from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
-                               TrainConfig, TrainingDivergedError, mixup, read_run, run_result,
-                               train)
+                               TrainConfig, TrainingDivergedError, is_finished, mixup, read_run,
+                               read_run_spec, run_result, train)
 
 from conftest import load_script
 
@@ -246,6 +247,11 @@ def test_read_only_run_folder_fails_before_training_and_finished_runs_write_noth
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished.iterdir()}
     read_only(unfinished)
     read_only(finished)
+    images = len(tiny_data[0])
+    assert is_finished(str(finished), config, images)
+    assert not is_finished(str(unfinished), config, images)
+    assert not is_finished(str(finished), TrainConfig(**dict(TINY, seed=1)), images)
+    assert not is_finished(str(finished), config, images + 1)
     messages = []
     assert train(_net(), *tiny_data, str(finished), config, progress=False,
                  log=messages.append) == history
@@ -470,6 +476,33 @@ def test_checkpoint_from_before_a_new_schema_field_resumes(tiny_data, tmp_path):
     assert [r['epoch'] for r in history] == [1, 2]
 
 
+def test_a_saved_schema_round_trips_and_unknown_fields_are_refused():
+    config = TrainConfig.compressed(0.1, seed=3)
+    saved = json.loads(json.dumps(config.to_dict()))
+    assert TrainConfig.from_dict(saved) == config
+    del saved['schedule_scale']  # a field older run folders lack takes its default
+    assert TrainConfig.from_dict(saved).schedule_scale == 1.0
+    with pytest.raises(ConfigError, match=r'fields this version .* does not know \(warmup\)'):
+        TrainConfig.from_dict(dict(saved, warmup=5))
+
+
+def test_read_run_spec_reads_run_json_then_state_json_and_names_a_damaged_file(tiny_data,
+                                                                               tmp_path):
+    config = TrainConfig(**TINY)
+    train(_net(), *tiny_data, str(tmp_path), config, stop_after=1, progress=False,
+          model_name='mobilenet_29_0.5')
+    expected = {'model': 'mobilenet_29_0.5', 'label_set': 'cifar10',
+                'train_images': len(tiny_data[0]), 'config': config}
+    assert read_run_spec(str(tmp_path)) == expected
+    (tmp_path / 'run.json').unlink()  # a run older than run.json: its state.json says the same
+    assert read_run_spec(str(tmp_path)) == expected
+    (tmp_path / 'state.json').write_text('{"model": "mobilenet_29_0.5"')
+    with pytest.raises(FileNotFoundError, match='cannot read .*state.json'):
+        read_run_spec(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='holds no run'):
+        read_run_spec(str(tmp_path / 'elsewhere'))
+
+
 def test_read_run_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match='history.csv is missing'):
         read_run(str(tmp_path))
@@ -497,7 +530,7 @@ def test_train_script_resumes_a_run_folder_with_its_own_options(data_root, tmp_p
     assert state['train_images'] == 128 and state['config']['batch_size'] == 64
     with pytest.raises(UserError, match='is a run of mobilenet_29_0.5, not of resnet_29_0.5'):
         train_script.main(['--resume', out, '--model', 'resnet_29_0.5'])
-    with pytest.raises(UserError, match='holds no run to resume'):
+    with pytest.raises(UserError, match=r'holds no run \(no run.json or state.json'):
         train_script.main(['--resume', str(tmp_path)])
     with pytest.raises(UserError, match='give --model NAME .* or --resume DIR'):
         train_script.main([])

@@ -6,7 +6,7 @@ run folders of :func:`gluon_pydmn.train.train` (``experiments/train.py``): each 
 ``history.csv`` gives the curves and its ``run.json`` the network, its #params and the schema,
 which the caption states, so any set of runs can be drawn the same way.
 """
-import json
+import ast
 import os
 import re
 import textwrap
@@ -14,7 +14,7 @@ import textwrap
 from matplotlib.figure import Figure
 
 from ..catalog import MODEL_CFGS
-from ..train import STATE_FILE, TrainConfig, _jsonable, read_history, read_run, run_result
+from ..train import TrainConfig, read_history, read_run, read_run_spec, run_result
 
 __all__ = ['display_name', 'plot_training_curves']
 
@@ -78,24 +78,15 @@ def plot_training_curves(run_dirs, footer=None):
     return fig
 
 
-def _state(folder):
-    """A run folder's ``state.json`` (network and schema of runs older than ``run.json``)."""
-    try:
-        with open(os.path.join(folder, STATE_FILE)) as f:
-            state = json.load(f)
-        return state if state.get('model') and isinstance(state.get('config'), dict) else None
-    except (OSError, ValueError):
-        return None
-
-
 def runs_markdown(run_dirs, paper_error=None):
     """A markdown table of training runs: network, data, schema, epochs, last/best error.
 
     Parameters
     ----------
     run_dirs : list of str
-        Run folders; those without ``history.csv`` are left out. A folder without
-        ``run.json`` (written by older versions) is listed from its history alone.
+        Run folders; those without ``history.csv`` are left out. What a run trains is read
+        from its ``run.json``, from ``state.json`` for runs older than that file, and from the
+        first lines of ``summary.md`` for runs older than both.
     paper_error : callable, optional
         ``paper_error(model, label_set)`` gives the paper's Table 3 error or None.
     """
@@ -103,28 +94,39 @@ def runs_markdown(run_dirs, paper_error=None):
              'last-epoch error (%) | best-epoch error (%) | paper (%) |',
              '|---|---|---|---:|---|---:|---:|---:|---:|']
     for folder in run_dirs:
-        name = os.path.basename(os.path.normpath(folder))
         if not os.path.isfile(os.path.join(folder, 'history.csv')):
             continue
-        try:
-            run, history = read_run(folder)
-        except FileNotFoundError:  # written before run.json existed: its summary.md says more
-            history = read_history(folder)
-            result = run_result(history)
-            state = _state(folder)
-            schema = (TrainConfig(**dict(_jsonable(TrainConfig()), **state['config'])).describe()
-                      if state else '')
-            total = ' of %d' % state['config']['epochs'] if state else ''
-            lines.append('| %s | %s | see its summary.md | | %s | %d%s | %.2f | %.2f (epoch %d) | |'
-                         % (name, display_name(state['model']) if state else '', schema,
-                            result['last_epoch'], total, result['last_error'],
-                            result['best_error'], result['best_epoch']))
-            continue
-        result = run_result(history)
-        paper = paper_error(run['model'], run['label_set']) if paper_error else None
-        lines.append('| %s | %s | %s | %d | %s | %d of %d | %.2f | %.2f (epoch %d) | %s |' % (
-            name, display_name(run['model']),
-            run['label_set'], run['train_images'], run['schema'], result['last_epoch'],
-            run['config']['epochs'], result['last_error'], result['best_error'],
-            result['best_epoch'], '' if paper is None else '%.2f' % paper))
+        result = run_result(read_history(folder))
+        spec = _run_spec(folder)
+        paper = (paper_error(spec['model'], spec['label_set'])
+                 if paper_error and spec['label_set'] else None)
+        lines.append('| %s | %s | %s | %s | %s | %d of %s | %.2f | %.2f (epoch %d) | %s |' % (
+            os.path.basename(os.path.normpath(folder)), display_name(spec['model'] or ''),
+            spec['label_set'] or 'see its summary.md', spec['train_images'] or '',
+            spec['config'].describe() if spec['config'] else '', result['last_epoch'],
+            spec['config'].epochs if spec['config'] else '?', result['last_error'],
+            result['best_error'], result['best_epoch'], '' if paper is None else '%.2f' % paper))
     return '\n'.join(lines) + '\n'
+
+
+def _run_spec(folder):
+    """:func:`~gluon_pydmn.train.read_run_spec`, falling back on ``summary.md`` for runs that
+    have neither ``run.json`` nor ``state.json``; unknown entries are None."""
+    try:
+        return read_run_spec(folder)
+    except FileNotFoundError:
+        pass
+    spec = dict.fromkeys(('model', 'label_set', 'train_images', 'config'))
+    try:
+        with open(os.path.join(folder, 'summary.md')) as f:
+            title, _, text = f.read().partition('\n')
+        spec['model'], spec['label_set'] = re.fullmatch(r'# (\S+) on (\S+)', title).groups()
+        spec['train_images'] = int(re.search(r'(\d+) training images', text).group(1))
+        # "Schema: [description; ]epochs=12, ..., lr_decay_epochs=(6, 9), ..., seed=0."
+        schema = re.search(r'Schema: (?:[^;\n]*; )?([^\n]*)\.\n', text).group(1)
+        spec['config'] = TrainConfig.from_dict({k: ast.literal_eval(v) if v[0] in '(0123456789'
+                                                else v for k, v in
+                                                re.findall(r'(\w+)=(\([^)]*\)|[^,]+)', schema)})
+    except (OSError, AttributeError, ValueError, SyntaxError):
+        pass  # the index shows what could be read
+    return spec

@@ -23,11 +23,12 @@ import socket
 
 import mxnet as mx
 
-from ..catalog import LABEL_SETS, MODEL_CFGS, label_set as _label_set
+from ..catalog import MODEL_CFGS, label_set as _label_set
 from ..cpu import configure_cpu
 from ..data import get_dataset
 from ..model_zoo import get_model, gluoncv_cifar_names
-from ..train import FINAL_FILE, RUN_FILE, STATE_FILE, _jsonable, read_run, run_result, train
+from ..train import (FINAL_FILE, RUN_FILE, STATE_FILE, is_finished, read_run, run_result,
+                     train)
 from ..utils import atomic_path
 from .paper import GLUONCV_ROWS, load_paper_tables, table3_error
 from .table3 import read_csv
@@ -188,15 +189,6 @@ def _read_json(path):
         return None
 
 
-def _is_finished(folder, config, limit_train):
-    """Whether ``folder`` holds a finished run of ``config`` on as many training images (what
-    :func:`train` would only confirm)."""
-    state = _read_json(os.path.join(folder, STATE_FILE))
-    return (state is not None and os.path.isfile(os.path.join(folder, FINAL_FILE))
-            and state.get('epoch') == config.epochs and state.get('config') == _jsonable(config)
-            and state.get('train_images') == (limit_train or CIFAR_TRAIN_IMAGES))
-
-
 def _reason(error):
     """One line: the exception a run raised, or the system failure that ended its task."""
     import ray
@@ -273,7 +265,7 @@ def run_sweep(models, label_sets, out, config, data_root=None, limit_train=None,
         for model, label_set in runs:
             folder = run_folder(out, model, label_set)
             epochs[(model, label_set)] = _epochs_done(folder)
-            if _is_finished(folder, config, limit_train):
+            if is_finished(folder, config, limit_train or CIFAR_TRAIN_IMAGES):
                 states[(model, label_set)] = 'finished'
                 continue
             if os.path.exists(os.path.join(folder, FAILURE_FILE)):
