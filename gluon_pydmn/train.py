@@ -36,8 +36,9 @@ from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, NotA
 from .utils import atomic_path, context_list, mxnet_error_reason, params_file_problem
 
 __all__ = ['TrainConfig', 'mixup', 'train', 'history_markdown', 'run_result', 'read_run',
-           'read_run_spec', 'read_history', 'is_finished', 'CheckpointMismatchError', 'CheckpointError', 'TrainingDivergedError',
-           'RunFolderBusyError', 'RunFolderNotWritableError']
+           'read_run_spec', 'read_history', 'is_finished', 'CheckpointMismatchError',
+           'CheckpointError', 'TrainingDivergedError', 'RunFolderBusyError',
+           'RunFolderNotWritableError']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'
