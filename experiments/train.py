@@ -5,7 +5,7 @@
     python experiments/train.py --resume results/training/<run>  # a run folder, on any machine
 
 The schema (NAG, lr 0.1 decayed 10x at epochs 150 and 225, 320 epochs, batch 128, weight decay
-1e-4, mixup off for the last 20 epochs) is gluon_pydmn.train.TrainConfig's; options override
+1e-4, mixup off for the last 20 epochs) is gluon_pydmn.schema.TrainConfig's; options override
 it. The run folder (--out, default runs/<model>-<dataset>) gets state.json, the last epoch's
 parameters and optimizer state, history.csv, history.png and, at the end, final.params. Run
 the same command again to resume; summary.md, rewritten after every epoch, records the
@@ -26,7 +26,8 @@ from gluon_pydmn.data import get_dataset
 from gluon_pydmn.model_zoo import get_model
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.errors import UserError
-from gluon_pydmn.train import history_markdown, read_run_spec, run_result, train
+from gluon_pydmn.run_folder import history_markdown, read_run_spec, run_result
+from gluon_pydmn.train import train
 from gluon_pydmn.train_options import add_schema_arguments, config_from_args
 from gluon_pydmn.utils import atomic_path, command_line
 
@@ -93,7 +94,7 @@ def resume_options(args):
 
 
 def make_config(args):
-    """The :class:`~gluon_pydmn.train.TrainConfig` the options ask for; warns when ``--epochs``
+    """The :class:`~gluon_pydmn.schema.TrainConfig` the options ask for; warns when ``--epochs``
     shortens the schema but leaves its decays at the paper's epochs
     (:func:`gluon_pydmn.train_options.config_from_args`)."""
     return config_from_args(args, stacklevel=2)

@@ -1,11 +1,11 @@
 """Command-line options for the training schema, shared by ``experiments/train.py`` and
 ``experiments/sweep.py``: :func:`add_schema_arguments` adds them to a parser and
-:func:`config_from_args` turns the parsed options into a :class:`~gluon_pydmn.train.TrainConfig`.
+:func:`config_from_args` turns the parsed options into a :class:`~gluon_pydmn.schema.TrainConfig`.
 """
 import warnings
 
 from .cli import positive_int
-from .train import TrainConfig
+from .schema import TrainConfig
 
 __all__ = ['add_schema_arguments', 'config_from_args']
 

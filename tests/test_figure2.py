@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from gluon_pydmn.reproduce.figure2 import display_name, plot_training_curves, runs_markdown
-from gluon_pydmn.train import read_run
+from gluon_pydmn.run_folder import read_run
 
 from conftest import load_script
 

@@ -13,7 +13,8 @@ import gluon_pydmn as g
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.reproduce.sweep import head_width, run_folder, run_sweep
 from gluon_pydmn.reproduce.table3 import read_csv
-from gluon_pydmn.train import TrainConfig, read_history, read_run
+from gluon_pydmn.run_folder import read_history, read_run
+from gluon_pydmn.train import TrainConfig
 
 from conftest import load_script
 

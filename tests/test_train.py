@@ -13,9 +13,9 @@ from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.errors import UserError
 from gluon_pydmn.evaluate import error_rate, predict
 from gluon_pydmn.errors import ConfigError
+from gluon_pydmn.run_folder import is_finished, read_run, read_run_spec, run_result
 from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
-                               TrainConfig, TrainingDivergedError, is_finished, mixup, read_run,
-                               read_run_spec, run_result, train)
+                               TrainConfig, TrainingDivergedError, mixup, train)
 
 from conftest import load_script
 
@@ -218,8 +218,8 @@ def _params_file(run, name):
 
 
 def test_a_run_folder_in_use_is_refused_naming_the_holder(tiny_data, tmp_path):
-    from gluon_pydmn.train import _RunFolderLock
-    with _RunFolderLock(str(tmp_path)):
+    from gluon_pydmn.run_folder import RunFolderLock
+    with RunFolderLock(str(tmp_path)):
         with pytest.raises(RunFolderBusyError, match='process %d' % os.getpid()):
             train(_net(), *tiny_data, str(tmp_path), TrainConfig(**TINY), progress=False)
     assert os.listdir(tmp_path) == []

@@ -14,7 +14,8 @@ import textwrap
 from matplotlib.figure import Figure
 
 from ..catalog import MODEL_CFGS
-from ..train import TrainConfig, read_history, read_run, read_run_spec, run_result
+from ..run_folder import read_history, read_run, read_run_spec, run_result
+from ..schema import TrainConfig
 
 __all__ = ['display_name', 'plot_training_curves']
 
@@ -110,7 +111,7 @@ def runs_markdown(run_dirs, paper_error=None):
 
 
 def _run_spec(folder):
-    """:func:`~gluon_pydmn.train.read_run_spec`, falling back on ``summary.md`` for runs that
+    """:func:`~gluon_pydmn.run_folder.read_run_spec`, falling back on ``summary.md`` for runs that
     have neither ``run.json`` nor ``state.json``; unknown entries are None."""
     try:
         return read_run_spec(folder)

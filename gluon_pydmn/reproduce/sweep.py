@@ -27,8 +27,8 @@ from ..catalog import MODEL_CFGS, label_set as _label_set
 from ..cpu import configure_cpu
 from ..data import get_dataset
 from ..model_zoo import get_model, gluoncv_cifar_names
-from ..train import (FINAL_FILE, RUN_FILE, STATE_FILE, is_finished, read_run, run_result,
-                     train)
+from ..run_folder import FINAL_FILE, RUN_FILE, STATE_FILE, is_finished, read_run, run_result
+from ..train import train
 from ..utils import atomic_path
 from .paper import GLUONCV_ROWS, load_paper_tables, table3_error
 from .table3 import read_csv

@@ -1,0 +1,321 @@
+"""Run folders: the files :func:`gluon_pydmn.train.train` writes and the readers of them.
+
+A run folder holds ``run.json`` (what is trained: network, label set, training images,
+#params, schema), ``history.csv`` and ``history.png`` (one row per finished epoch),
+``state.json`` (the checkpoint index: epoch, history, schema, architecture, and the files
+below), the last epoch's ``epoch-NNNN.params``/``.states`` while the run is unfinished, and
+``final.params`` once it is done. Every file is written atomically, ``state.json`` after the
+files it names, so an interrupted run resumes from its last finished epoch.
+"""
+import csv
+import fcntl
+import json
+import os
+import tempfile
+
+from .counting import count_params
+from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, NotARunFolderError,
+                     RunFolderBusyError, RunFolderNotWritableError)
+from .schema import TrainConfig
+from .utils import atomic_path, mxnet_error_reason, params_file_problem
+
+__all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'Checkpoint', 'RunFolderLock',
+           'check_writable', 'write_run_info', 'write_history', 'read_history', 'read_run',
+           'read_run_spec', 'is_final', 'is_finished', 'run_result', 'history_markdown']
+
+STATE_FILE = 'state.json'
+RUN_FILE = 'run.json'
+FINAL_FILE = 'final.params'
+
+
+def read_run(out_dir):
+    """A run folder's ``run.json`` and history (:func:`read_history`) as ``(run, history)``."""
+    history = read_history(out_dir)
+    path = os.path.join(out_dir, RUN_FILE)
+    if not os.path.isfile(path):
+        raise NotARunFolderError('%s is missing: the run folder %s was written by an older version '
+                                'of train(); resuming it writes the file' % (path, out_dir))
+    with open(path) as f:
+        return json.load(f), history
+
+
+def read_history(out_dir):
+    """A run folder's ``history.csv``: one dict per finished epoch, with numeric ``epoch``,
+    ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup``."""
+    path = os.path.join(out_dir, 'history.csv')
+    if not os.path.isfile(path):
+        raise NotARunFolderError('%s is missing: is %s a run folder of experiments/train.py with '
+                                'one finished epoch at least?' % (path, out_dir))
+    with open(path, newline='') as f:
+        return [{k: (v == 'True' if k == 'mixup' else int(v) if k == 'epoch' else float(v))
+                 for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def read_run_spec(out_dir):
+    """What a run folder trains: its network, label set, number of training images and schema,
+    from ``run.json`` or, for runs older than that file, ``state.json``.
+
+    Returns
+    -------
+    dict
+        ``model``, ``label_set`` and ``train_images`` (None where an old run did not record
+        them) and ``config``, a :class:`TrainConfig`.
+    """
+    for name in (RUN_FILE, STATE_FILE):
+        path = os.path.join(out_dir, name)
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+            config = TrainConfig.from_dict(saved['config'])
+            if not saved.get('model'):
+                raise KeyError('model')
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise NotARunFolderError('cannot read %s (%s: %s): restore it from the run\'s '
+                                     'copy or commit' % (path, type(e).__name__, e)) from None
+        return {'model': saved['model'], 'label_set': saved.get('label_set'),
+                'train_images': saved.get('train_images'), 'config': config}
+    raise NotARunFolderError('%s holds no run (no %s or %s naming a network and schema): is it '
+                             'a run folder of experiments/train.py?' % (out_dir, RUN_FILE,
+                                                                         STATE_FILE))
+
+
+def run_result(history):
+    """The last and the best epoch of a run's history.
+
+    Returns
+    -------
+    dict
+        ``last_epoch``, ``last_error``, ``best_epoch`` and ``best_error`` (test error in
+        percent; the earliest epoch wins a tie). The authors' notebook reported the best
+        epoch's accuracy; the last epoch is what ``final.params`` holds.
+    """
+    if not history:
+        raise ValueError('the run has no finished epoch yet')
+    best = min(history, key=lambda r: (float(r['test_error']), int(r['epoch'])))
+    return {'last_epoch': int(history[-1]['epoch']), 'last_error': float(history[-1]['test_error']),
+            'best_epoch': int(best['epoch']), 'best_error': float(best['test_error'])}
+
+
+def history_markdown(history):
+    """A markdown table of :func:`~gluon_pydmn.train.train`'s per-epoch rows."""
+    lines = ['| epoch | lr | mixup | train loss | test error (%) | seconds |',
+             '|---:|---:|---|---:|---:|---:|']
+    lines += ['| %d | %g | %s | %.4f | %.2f | %.0f |'
+              % (r['epoch'], r['lr'], 'yes' if r['mixup'] else 'no', r['train_loss'],
+                 r['test_error'], r['seconds']) for r in history]
+    return '\n'.join(lines) + '\n'
+
+
+def is_finished(out_dir, config, train_images):
+    """Whether ``out_dir`` holds a finished run of ``config`` on ``train_images`` training
+    images, so that :func:`~gluon_pydmn.train.train` would have nothing to do (an unreadable folder is not)."""
+    try:
+        with open(os.path.join(out_dir, STATE_FILE)) as f:
+            state = json.load(f)
+        return is_final(state, config, out_dir) and state.get('train_images') == train_images \
+            and TrainConfig.from_dict(state['config']) == config
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def is_final(state, config, out_dir):
+    """Whether the checkpoint index ``state`` of ``out_dir`` records the last epoch of
+    ``config`` and the folder holds ``final.params``."""
+    return state['epoch'] == config.epochs and os.path.isfile(os.path.join(out_dir, FINAL_FILE))
+
+
+def write_run_info(out_dir, net, run, config):
+    """``run.json``: what the run is (network, data, #params, schema); it stays when a finished
+    run's checkpoint files are removed (:func:`read_run`). An unchanged file is not rewritten."""
+    info = {'model': run['model'], 'label_set': run['label_set'],
+            'train_images': run['train_images'], 'params': count_params(net),
+            'config': config.to_dict(), 'schema': config.describe()}
+    path = os.path.join(out_dir, RUN_FILE)
+    if os.path.isfile(path):
+        with open(path) as f:
+            if f.read() == json.dumps(info, indent=1):
+                return
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(json.dumps(info, indent=1))
+
+
+def write_history(out_dir, history, title=None):
+    """``history.csv`` (the per-epoch rows) and ``history.png`` (the test-error curve, drawn
+    with GluonCV's ``TrainingHistory``), each written atomically."""
+    with atomic_path(os.path.join(out_dir, 'history.csv')) as tmp:
+        with open(tmp, 'w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=list(history[0]))
+            writer.writeheader()
+            writer.writerows(history)
+    import matplotlib.pyplot as plt
+    from gluoncv.utils import TrainingHistory
+    curves = TrainingHistory(['test-error'])
+    for row in history:
+        curves.update([row['test_error'] / 100.0])
+    tmp = os.path.join(out_dir, '.history.tmp.png')  # savefig picks the format by extension
+    plt.figure(figsize=(6, 4))
+    if title:
+        plt.title(title, fontsize=8)
+    try:
+        curves.plot(y_lim=(0, max(0.5, max(r['test_error'] for r in history) / 100.0)),
+                    save_path=tmp)
+    finally:
+        plt.close()
+    os.replace(tmp, os.path.join(out_dir, 'history.png'))
+
+
+
+class Checkpoint:
+    """The files of one run folder: ``state.json`` and the epoch's params/states."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        self.state_path = os.path.join(out_dir, STATE_FILE)
+
+    def load(self, config, run):
+        """The saved state if the folder holds a checkpoint, after checking that it is one of
+        the same ``run`` (model, label set, training images, architecture) and ``config``."""
+        if not os.path.isfile(self.state_path):
+            return None
+        try:
+            with open(self.state_path) as f:
+                state = json.load(f)
+            state['epoch'], state['history'], state['architecture']
+            # fields added to the schema since the checkpoint was written take their defaults
+            state['config'] = TrainConfig.from_dict(state['config']).to_dict()
+        except (OSError, ValueError, KeyError, TypeError, ConfigError) as e:
+            raise CheckpointError(
+                'cannot read the checkpoint index %s (%s: %s): restore it, or delete %s to start '
+                'over' % (self.state_path, type(e).__name__, e, self.out_dir)) from None
+        # entries added since the checkpoint was written take the run's values
+        for key in ('label_set', 'train_images'):
+            state.setdefault(key, run[key])
+        differences = ['%s %s, now %s' % (what, _short(state.get(key)), _short(run[key]))
+                       for key, what in (('model', 'network'), ('label_set', 'label set'),
+                                         ('train_images', 'training images'))
+                       if None not in (state.get(key), run[key]) and state.get(key) != run[key]]
+        if state['architecture'] != run['architecture'] and not differences:
+            differences.append('another architecture (parameter names or shapes: e.g. %s)'
+                               % _first_difference(state['architecture'], run['architecture']))
+        if state['config'] != config.to_dict():
+            differences.append('schema ' + _config_difference(state['config'], config.to_dict()))
+        if differences:
+            raise CheckpointMismatchError(
+                '%s holds a checkpoint of another run (%s); train into another folder or delete '
+                'it to start over' % (self.out_dir, '; '.join(differences)))
+        return state
+
+    def restore(self, net, trainer, state, contexts):
+        """Load the parameters and optimizer state that ``state`` names."""
+        for key, load in (('params', lambda path: net.load_parameters(path, ctx=contexts)),
+                          ('states', trainer.load_states)):
+            path = os.path.join(self.out_dir, state.get(key) or '?')
+            problem = params_file_problem(path)
+            if problem == 'it does not exist':
+                raise CheckpointError('%s names %s, which is missing: restore it, or delete %s '
+                                      'to start over' % (self.state_path, path, self.out_dir))
+            try:
+                if problem:
+                    raise ValueError(problem)
+                load(path)
+            except Exception as e:  # MXNet raises MXNetError/AssertionError/ValueError here
+                raise CheckpointError(
+                    'cannot load %s (%s): the file is truncated or damaged; restore it, or '
+                    'delete %s to start over' % (path, mxnet_error_reason(e), self.out_dir)) from None
+
+    def save(self, net, trainer, state):
+        epoch = state['epoch']
+        files = {'params': 'epoch-%04d.params' % epoch, 'states': 'epoch-%04d.states' % epoch}
+        with atomic_path(os.path.join(self.out_dir, files['params'])) as tmp:
+            net.save_parameters(tmp)
+        with atomic_path(os.path.join(self.out_dir, files['states'])) as tmp:
+            trainer.save_states(tmp)
+        old = self._files()
+        state = dict(state, **files)
+        with atomic_path(self.state_path) as tmp:
+            with open(tmp, 'w') as f:
+                json.dump(state, f, indent=1)
+        for name in old - set(files.values()):
+            os.remove(os.path.join(self.out_dir, name))
+
+    def finish(self, net, state):
+        """Write ``final.params``; keep ``state.json`` (now naming it) and drop the epoch's
+        params and optimizer state, which a finished run no longer needs."""
+        with atomic_path(os.path.join(self.out_dir, FINAL_FILE)) as tmp:
+            net.save_parameters(tmp)
+        with atomic_path(self.state_path) as tmp, open(tmp, 'w') as f:
+            json.dump(dict(state, params=FINAL_FILE, states=None), f, indent=1)
+        for name in self._files():
+            os.remove(os.path.join(self.out_dir, name))
+
+    def _files(self):
+        return {n for n in os.listdir(self.out_dir)
+                if n.startswith('epoch-') and n.endswith(('.params', '.states'))}
+
+
+def _short(value):
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _first_difference(saved, now):
+    for name in sorted(set(saved) | set(now)):
+        if saved.get(name) != now.get(name):
+            return '%s %s, now %s' % (name, saved.get(name), now.get(name))
+    return ''
+
+
+def _config_difference(saved, now):
+    return '(%s)' % ', '.join('%s=%s -> %s' % (k, saved.get(k), now.get(k))
+                              for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k))
+
+
+class RunFolderLock:
+    """An exclusive lock on a run folder (``flock`` on the folder itself, so nothing is
+    written), held while one process trains into it."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+
+    def __enter__(self):
+        self.fd = os.open(self.out_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise RunFolderBusyError(
+                '%s is in use by another training run (%s); wait for it to finish or train into '
+                'another folder' % (self.out_dir, _lock_holder(self.out_dir))) from None
+        return self
+
+    def __exit__(self, *exc_info):
+        os.close(self.fd)
+
+
+def _lock_holder(path):
+    """``process PID (command)`` holding an flock on ``path``, from ``/proc/locks`` (Linux)."""
+    inode = os.stat(path).st_ino
+    try:
+        with open('/proc/locks') as f:
+            for line in f:
+                fields = line.split()
+                if 'FLOCK' in fields and fields[5].rsplit(':', 1)[-1] == str(inode):
+                    pid = int(fields[4])
+                    with open('/proc/%d/cmdline' % pid, 'rb') as g:
+                        command = g.read().replace(b'\0', b' ').decode(errors='replace').strip()
+                    return 'process %d: %s' % (pid, command)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 'holder unknown'
+
+
+def check_writable(out_dir):
+    """Refuse a run folder this process cannot write into, before any training is spent."""
+    try:
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        raise RunFolderNotWritableError('cannot write into the run folder %s (%s): make it '
+                                        'writable or train into another folder'
+                                        % (out_dir, e.strerror or e)) from None
