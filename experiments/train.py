@@ -54,7 +54,7 @@ def main(argv=None):
     if args.resume:
         config = resume_options(args)
     elif args.model:
-        config = make_config(args)
+        config = config_from_args(args)
     else:
         raise UserError('give --model NAME (a new or resumed run) or --resume DIR (a run folder)')
     ctx = cli.contexts(args)
@@ -91,13 +91,6 @@ def resume_options(args):
     args.dataset = spec['label_set'] or args.dataset
     args.limit_train = spec['train_images'] or args.limit_train
     return spec['config']
-
-
-def make_config(args):
-    """The :class:`~gluon_pydmn.schema.TrainConfig` the options ask for; warns when ``--epochs``
-    shortens the schema but leaves its decays at the paper's epochs
-    (:func:`gluon_pydmn.train_options.config_from_args`)."""
-    return config_from_args(args, stacklevel=2)
 
 
 def summary_header(command, args, config, n_train):

@@ -37,7 +37,7 @@ def add_schema_arguments(parser):
     return parser
 
 
-def config_from_args(args, stacklevel=2):
+def config_from_args(args):
     """The :class:`TrainConfig` the options of :func:`add_schema_arguments` ask for; warns when
     ``--epochs`` shortens the schema but leaves its decays at the paper's epochs."""
     length = {name: value for name, value in (('epochs', args.epochs),
@@ -55,5 +55,5 @@ def config_from_args(args, stacklevel=2):
                       'compress the whole schema, or set --lr-decay-epochs'
                       % (config.epochs, ' and '.join(map(str, config.lr_decay_epochs)),
                          config.mixup_off_last_epochs, config.epochs / DEFAULTS.epochs),
-                      stacklevel=stacklevel + 1)
+                      stacklevel=2)
     return config

@@ -16,6 +16,7 @@ from gluon_pydmn.errors import ConfigError
 from gluon_pydmn.run_folder import is_finished, read_run, read_run_spec, run_result
 from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
                                TrainConfig, TrainingDivergedError, mixup, train)
+from gluon_pydmn.train_options import config_from_args
 
 from conftest import load_script
 
@@ -458,8 +459,8 @@ def test_train_script_warns_when_epochs_leave_the_decays_behind(data_root, tmp_p
         train_script.main(args)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        train_script.make_config(train_script.parse_args(args + ['--lr-decay-epochs', '1']))
-        train_script.make_config(train_script.parse_args(args[:6]))
+        config_from_args(train_script.parse_args(args + ['--lr-decay-epochs', '1']))
+        config_from_args(train_script.parse_args(args[:6]))
 
 
 def test_checkpoint_from_before_a_new_schema_field_resumes(tiny_data, tmp_path):
