@@ -226,6 +226,8 @@ class Checkpoint:
                     'delete %s to start over' % (path, mxnet_error_reason(e), self.out_dir)) from None
 
     def save(self, net, trainer, state):
+        """Write the epoch's params and optimizer state, then ``state.json`` naming them, then
+        remove the previous epoch's files."""
         epoch = state['epoch']
         files = {'params': 'epoch-%04d.params' % epoch, 'states': 'epoch-%04d.states' % epoch}
         with atomic_path(os.path.join(self.out_dir, files['params'])) as tmp:
