@@ -12,12 +12,13 @@ CIFAR-100 weights have a 100-output dense layer trained on the coarse labels, an
 "CIFAR-100" column is their error on those 20 classes; ``cifar100-coarse`` reproduces that
 protocol, head width included.
 """
+import re
 from dataclasses import dataclass
 
 from .errors import UnknownNameError
 
-__all__ = ['Family', 'FAMILIES', 'ModelCfg', 'MODEL_CFGS', 'model_cfg', 'LabelSet',
-           'LABEL_SETS', 'label_set']
+__all__ = ['Family', 'FAMILIES', 'ModelCfg', 'MODEL_CFGS', 'model_cfg', 'display_name',
+           'LabelSet', 'LABEL_SETS', 'label_set']
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,19 @@ def model_cfg(name):
         raise UnknownNameError('unknown model %r; valid names are:\n\t%s\nFor other depths or '
                                'widths use gluon_pydmn.get_cifar_net(family, depth, multiplier).'
                                % (name, '\n\t'.join(MODEL_CFGS))) from None
+
+
+def display_name(model):
+    """The paper's name of a zoo network (``PydMobileNet-Concat-56-0.25``), a readable one for
+    GluonCV's CIFAR ResNets (``ResNet-110 v2 (pre-activation, GluonCV)``); others as they are."""
+    cfg = MODEL_CFGS.get(model)
+    if cfg is not None:
+        return cfg.paper_name
+    resnet = re.fullmatch(r'cifar_resnet(\d+)_v([12])', model or '')
+    if resnet:
+        return 'ResNet-%s (%sGluonCV)' % (resnet.group(1), 'pre-activation, '
+                                         if resnet.group(2) == '2' else '')
+    return model
 
 
 @dataclass(frozen=True)

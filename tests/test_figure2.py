@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gluon_pydmn.reproduce.figure2 import display_name, plot_training_curves, runs_markdown
+from gluon_pydmn.catalog import display_name
+from gluon_pydmn.reproduce.figure2 import plot_training_curves
+from gluon_pydmn.reproduce.run_index import runs_markdown
 from gluon_pydmn.run_folder import read_run
 
 from conftest import load_script
