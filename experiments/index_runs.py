@@ -11,7 +11,7 @@ import os
 from gluon_pydmn import cli
 from gluon_pydmn.reproduce.paper import load_paper_tables
 from gluon_pydmn.reproduce.run_index import index_markdown
-from gluon_pydmn.utils import atomic_path, command_line
+from gluon_pydmn.utils import command_line, write_text
 
 
 def parse_args(argv=None):
@@ -25,8 +25,7 @@ def main(argv=None):
     args = parse_args(argv)
     text = index_markdown(args.root, command_line(__file__, argv), load_paper_tables())
     out = args.out or os.path.join(args.root, 'README.md')
-    with atomic_path(out) as tmp, open(tmp, 'w') as f:
-        f.write(text)
+    write_text(out, text)
     print(text)
 
 

@@ -15,7 +15,7 @@ from gluon_pydmn import cli
 from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.reproduce import table3
 from gluon_pydmn.reproduce.paper import load_paper_tables
-from gluon_pydmn.utils import atomic_path, cache_dir, command_line
+from gluon_pydmn.utils import cache_dir, command_line, write_text
 
 PROTOCOL = """\
 **CIFAR-100 label protocol.** The authors' released CIFAR-100 weights were trained and
@@ -91,10 +91,8 @@ def main(argv=None):
               '"paper" is the paper\'s Table 3 and Δ = ours − paper.\n\n'
               % (command, datetime.date.today().isoformat(), mx.__version__, ctx))
     text = header + summary + '\n' + table3.to_markdown(rows) + '\n' + PROTOCOL + '\n' + FLOPS_NOTE
-    os.makedirs(args.out_dir, exist_ok=True)
     for name, content in (('table3.md', text), ('table3.csv', table3.to_csv(rows))):
-        with atomic_path(os.path.join(args.out_dir, name)) as tmp, open(tmp, 'w') as f:
-            f.write(content)
+        write_text(os.path.join(args.out_dir, name), content)
     print(text)
 
 

@@ -18,8 +18,9 @@ import mxnet as mx
 from .catalog import LABEL_SETS
 from .errors import UserError
 
-__all__ = ['parser', 'add_model', 'add_label_set', 'add_data_root', 'add_weights_root',
-           'add_paper_tables', 'add_gpus', 'add_trained_network', 'contexts', 'run']
+__all__ = ['parser', 'positive_int', 'non_negative_int', 'add_model', 'add_label_set',
+           'add_data_root', 'add_weights_root', 'add_paper_tables', 'add_gpus',
+           'add_trained_network', 'contexts', 'run']
 
 
 def parser(doc):
@@ -72,15 +73,25 @@ def _gpu_ids(text):
     return ids
 
 
-def positive_int(text):
-    """An ``argparse`` type: a whole number of at least 1."""
+def _whole_number(text, minimum):
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError('expected a whole number of at least 1, got %r' % text)
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError('expected a whole number of at least %d, got %r'
+                                         % (minimum, text))
     return value
+
+
+def positive_int(text):
+    """An ``argparse`` type: a whole number of at least 1."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text):
+    """An ``argparse`` type: a whole number of at least 0."""
+    return _whole_number(text, 0)
 
 
 def add_gpus(p, several=False):

@@ -34,7 +34,7 @@ from mxnet.gluon.data.vision import transforms
 from . import cli
 from .catalog import LABEL_SETS, label_set as _label_set
 from .errors import UserError
-from .utils import atomic_path, cache_dir
+from .utils import atomic_path, cache_dir, write_text
 from .utils import download as download_file
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'ENV_DATA', 'LABEL_SETS', 'DataNotFoundError', 'CIFAR10',
@@ -87,9 +87,7 @@ def _extract_once(archive, folder):
         if os.path.isdir(target):
             shutil.rmtree(target)
         os.replace(os.path.join(tmp, folder), target)
-    with atomic_path(stamp) as tmp:
-        with open(tmp, 'w') as f:
-            f.write(src)
+    write_text(stamp, src)
     return target
 
 

@@ -24,7 +24,7 @@ from .counting import count_params
 from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, NotARunFolderError,
                      RunFolderBusyError, RunFolderNotWritableError)
 from .schema import TrainConfig
-from .utils import atomic_path, mxnet_error_reason, params_file_problem
+from .utils import atomic_path, mxnet_error_reason, params_file_problem, write_text
 
 __all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'Checkpoint', 'RunFolderLock',
            'check_writable', 'write_run_info', 'write_history', 'read_history', 'read_run',
@@ -163,8 +163,7 @@ def write_summary(out_dir, header, history):
             .replace('{result}', 'Test error: %.2f%% at the last epoch (%d), %.2f%% at the best '
                      'epoch (%d).' % (result['last_error'], result['last_epoch'],
                                       result['best_error'], result['best_epoch'])))
-    with atomic_path(os.path.join(out_dir, SUMMARY_FILE)) as tmp, open(tmp, 'w') as f:
-        f.write(text + history_markdown(history))
+    write_text(os.path.join(out_dir, SUMMARY_FILE), text + history_markdown(history))
 
 
 def is_finished(out_dir, config, train_images):
@@ -196,8 +195,7 @@ def write_run_info(out_dir, net, run, config):
         with open(path) as f:
             if f.read() == json.dumps(info, indent=1):
                 return
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        f.write(json.dumps(info, indent=1))
+    write_text(path, json.dumps(info, indent=1))
 
 
 def write_history(out_dir, history, title=None):

@@ -7,7 +7,7 @@ import sys
 import tempfile
 import urllib.request
 
-__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'download', 'command_line', 'context_list',
+__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'write_text', 'download', 'command_line', 'context_list',
            'params_file_problem', 'mxnet_error_reason']
 
 ENV_CACHE = 'GLUON_PYDMN_CACHE'
@@ -42,6 +42,12 @@ def atomic_path(path):
                 shutil.rmtree(tmp)
             else:
                 os.remove(tmp)
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically (:func:`atomic_path`; missing folders created)."""
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(text)
 
 
 def download(url, path, error, remedy, check=None):

@@ -7,13 +7,13 @@ import sys
 
 import mxnet as mx
 import numpy as np
-import onnxruntime
 import pytest
 
 import gluon_pydmn as g
 from gluon_pydmn import cli
 from gluon_pydmn.deployment import deploy
 from gluon_pydmn.reproduce import table3, table5
+from gluon_pydmn.reproduce.machine import machine_info, machine_line
 from gluon_pydmn.reproduce.paper import load_paper_tables
 
 from conftest import load_pretrained_quietly
@@ -52,7 +52,8 @@ def test_parse_ctx_refuses(text):
 def test_script_refuses_a_bad_ctx(capsys):
     with pytest.raises(SystemExit) as e:
         table5_script.main(['--ctx', 'tpu'])
-    assert e.value.code == 2 and "invalid parse_ctx value: 'tpu'" in capsys.readouterr().err
+    assert e.value.code == 2
+    assert "argument --ctx: expected 'cpu', 'gpu' or 'gpu:N', got 'tpu'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('ctx', ['gpu', 'gpu:1'])
@@ -102,37 +103,6 @@ def test_check_ctx_on_a_cuda_build(monkeypatch):
     assert table5.check_ctx(mx.cpu()) == mx.cpu()
 
 
-@pytest.mark.parametrize('flags, isa', [('fpu sse4_2 avx avx2 fma', 'AVX2'),
-                                        ('avx avx2 avx512f avx512bw', 'AVX2, AVX-512'),
-                                        ('fpu sse4_2 avx', 'no AVX2')])
-def test_machine_line(flags, isa, tmp_path, monkeypatch):
-    cpuinfo = tmp_path / 'cpuinfo'
-    cpuinfo.write_text('processor\t: 0\nmodel name\t: Intel(R) Core(TM) i7-4770 CPU @ 3.40GHz\n'
-                       'flags\t\t: %s\n\nprocessor\t: 1\nmodel name\t: other\n' % flags)
-    monkeypatch.setenv('OMP_NUM_THREADS', '3')
-    monkeypatch.delenv('DNNL_MAX_CPU_ISA', raising=False)
-    info = table5.machine_info(mx.cpu(), cpuinfo=str(cpuinfo))
-    assert info['gpu'] is None and info['mkldnn'] and not info['cuda']
-    assert table5.machine_line(info) == (
-        'Intel(R) Core(TM) i7-4770 CPU @ 3.40GHz (%s), %d cores, OMP_NUM_THREADS=3; MXNet %s '
-        '(MKL-DNN on, CUDA off), ONNX Runtime %s; context cpu(0)'
-        % (isa, os.cpu_count(), mx.__version__, onnxruntime.__version__))
-    monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX2')
-    info = dict(table5.machine_info(mx.cpu(), cpuinfo=str(cpuinfo)), gpu='GeForce GTX 750 Ti',
-                ctx='gpu(0)', onnxruntime=None)  # as machine_info gives it on a GPU context
-    assert table5.machine_line(info).endswith(
-        ', DNNL_MAX_CPU_ISA=AVX2; GPU GeForce GTX 750 Ti; MXNet %s (MKL-DNN on, CUDA off); '
-        'context gpu(0)' % mx.__version__)
-
-
-def test_machine_info_reads_this_machine():
-    info = table5.machine_info(mx.cpu())
-    with open('/proc/cpuinfo') as f:
-        model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-    assert info['cpu'] == model and info['cores'] == os.cpu_count()
-    assert info['mxnet'] == mx.__version__ and info['ctx'] == 'cpu(0)'
-
-
 @pytest.fixture(scope='module')
 def script_run(data_root, release_root, tmp_path_factory):
     out = tmp_path_factory.mktemp('table5')
@@ -150,7 +120,7 @@ def test_script_writes_table5_in_the_papers_layout(script_run):
     assert list(csv_rows[0]) == table5.COLUMNS
     paper = {r['model']: r for r in load_paper_tables()['table5']}
     ours3 = {r['zoo_name']: r for r in table3.read_csv(os.path.join(ROOT, 'results', 'table3.csv'))}
-    machine = table5.machine_line(table5.machine_info(mx.cpu()))
+    machine = machine_line(machine_info(mx.cpu()))
     for row, written in zip(rows, csv_rows):
         p = paper[row['model']]
         assert (written['paper_params_m'], written['paper_flops_m'], written['paper_gpu_ms'],
@@ -284,3 +254,34 @@ def test_gpu_layout_has_no_onnx_runtime(script_run, tmp_path):
     back = table5.read_csv(str(path))
     assert list(back[0]) == table5.COLUMNS and back[0]['onnx_ms'] is None
     assert back[0]['deploy_ms'] == pytest.approx(rows[0]['deploy_ms'], rel=1e-5)
+    info = dict(machine_info(mx.cpu()), ctx='gpu(0)', gpu='GeForce GTX 750 Ti', onnxruntime=None,
+                warmup=1, load=(0.5, 0.5))  # as machine_info gives it on a GPU context
+    text = table5.to_document(gpu_rows, info, 'python experiments/table5.py --ctx gpu')
+    assert text.startswith('# Table 5 on a GPU: inference time, batch 8\n')
+    assert '; GPU GeForce GTX 750 Ti;' in text and 'ONNX' not in text
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('--batch-size', '0', 'expected a whole number of at least 1'),
+    ('--repeats', 'x', 'expected a whole number of at least 1'),
+    ('--warmup', '-1', 'expected a whole number of at least 0'),
+])
+def test_script_refuses_bad_options_before_timing(option, value, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        table5_script.parse_args([option, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert 'argument %s' % option in err and message in err
+    assert table5_script.parse_args(['--warmup', '0']).warmup == 0
+
+
+@pytest.mark.parametrize('text, ctx', [('cpu', mx.cpu()), ('gpu', mx.gpu(0)), ('GPU:1', mx.gpu(1)),
+                                       (' cpu:0 ', mx.cpu())])
+def test_parse_ctx(text, ctx):
+    assert table5.parse_ctx(text) == ctx
+
+
+@pytest.mark.parametrize('text', ['cpu:1', 'gpu:', 'gpu0', 'tpu', ''])
+def test_parse_ctx_refuses(text):
+    with pytest.raises(ValueError, match="expected 'cpu', 'gpu' or 'gpu:N'"):
+        table5.parse_ctx(text)

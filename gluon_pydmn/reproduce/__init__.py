@@ -8,8 +8,12 @@
 * :mod:`~gluon_pydmn.reproduce.table5`: Table 5, inference time on the CPU or a GPU, in the
   paper's layout;
 * :mod:`~gluon_pydmn.reproduce.benchmark`, :mod:`~gluon_pydmn.reproduce.timing`: training and
-  inference timing of Table 5's networks.
+  inference timing of Table 5's networks;
+* :mod:`~gluon_pydmn.reproduce.machine`: the machine description every timing file carries;
+* :mod:`~gluon_pydmn.reproduce.figure2`: the paper's Figure 2 from training run folders;
+* :mod:`~gluon_pydmn.reproduce.run_index`: the index of committed training runs;
+* :mod:`~gluon_pydmn.reproduce.sweep`: Table 3 trained from scratch, as Ray tasks.
 
 The scripts in ``experiments/`` drive them (``make reproduce-table3``, ``make tradeoff``,
-``make table5``, ``make benchmark``).
+``make table5``, ``make benchmark``, ``make figure2``, ``make training-index``, ``make sweep``).
 """

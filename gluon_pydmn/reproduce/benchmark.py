@@ -4,6 +4,7 @@ Each contender is timed in the same process, interleaved round by round
 (:func:`gluon_pydmn.reproduce.timing.time_rounds`), because a shared machine is noisy: times
 are medians, ratios are medians of the per-round ratios with their quartiles.
 """
+import datetime
 import os
 import tempfile
 import warnings
@@ -19,7 +20,7 @@ from ..model_zoo import CoarseLabelWarning, get_cifar_net, get_model
 from ..pretrained import authors_graph
 from .timing import inference_fn, ratio_quartiles, time_rounds, train_step_fn
 
-__all__ = ['inference_rows', 'training_rows']
+__all__ = ['inference_rows', 'training_rows', 'to_markdown']
 
 
 def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(21, 41), ctx=None):
@@ -106,3 +107,84 @@ def training_rows(specs, root=None, batch_size=128, repeats=5, ctx=None, referen
                          np.asarray(t['ours']) / mmacs, np.asarray(t['reference']) / ref_mmacs)
                          if 'reference' in t else None)})
     return rows
+
+
+def _ratio(quartiles, unit='x'):
+    """``1.43x (1.40-1.47)``: median and quartiles of per-round ratios."""
+    median, q1, q3 = quartiles
+    return '%.2f%s (%.2f-%.2f)' % (median, unit, q1, q3)
+
+
+def _training_markdown(training, reference):
+    lines = ['## Training step, batch 128 (forward, backward, NAG update)', '',
+             'Ours: `get_cifar_net(..., fast=True)` (each pyramid as one C++ operator, '
+             '`gluon_pydmn/csrc/depthwise.cc`; same parameters and gradients). Both contenders '
+             'run in one process with `gluon_pydmn.configure_cpu()` (%s). Per-MAC cost relative '
+             'to ours of %s, which is timed in the same interleaved rounds as every row (its '
+             'step time in the reference column); the targets are at most 2x for the '
+             'PydMobileNets and 1.5x for any MobileNet.'
+             % (', '.join('%s=%s' % kv for kv in sorted(training['cpu'].items())), reference), '',
+             "| model | MMACs | authors' graph (s) | ours (s) | ours / authors | ms per MMAC (ours) "
+             '| %s in the same rounds (s) | per-MAC cost vs it | target | met |' % reference,
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|']
+    for r in training['rows']:
+        rel = r['per_mac_vs_reference']
+        target = 2.0 if r['model'].startswith('pyd') else 1.5
+        lines.append('| %s | %.1f | %s | %.3f | %s | %.2f | %.3f | %s | %.1fx | %s |' % (
+            r['model'], r['mmacs'], '%.3f' % r['authors_s'] if r['authors_s'] else 'n/a',
+            r['ours_s'], _ratio(r['ours_vs_authors'], '') if r['ours_vs_authors'] else 'n/a',
+            1000 * r['ours_s'] / r['mmacs'], r['reference_s'], _ratio(rel), target,
+            'yes' if rel[0] <= target else '**no**'))
+    return lines + ['']
+
+
+def _inference_markdown(rows, paper_ms):
+    lines = ['## Inference, batch 128', '',
+             'Deploy mode (`gluon_pydmn.deploy`, MKL-DNN fusion noted) and its ONNX export in '
+             "ONNX Runtime against the authors' released graph. Max |logit difference| to the "
+             "authors' graph on 128 CIFAR-10 test images in the last two columns. The paper's "
+             'Table 5 CPU time was measured on an Intel Core i7-4770, so it is only context.', '',
+             "| model | paper CPU (ms) | authors' graph (ms) | deploy (ms) | speed-up | ONNX "
+             'Runtime (ms) | speed-up | fusion | deploy diff | ONNX diff |',
+             '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|']
+    for r in rows:
+        lines.append('| %s | %s | %.1f | %.1f | %s | %.1f | %s | %s | %.1e | %.1e |' % (
+            r['model'], '%.0f' % paper_ms[r['model']] if r['model'] in paper_ms else 'n/a',
+            r['authors_ms_b128'], r['deploy_ms_b128'], _ratio(r['deploy_speedup_b128']),
+            r['onnx_ms_b128'], _ratio(r['onnx_speedup_b128']), r['fusion'],
+            r['deploy_max_diff'], r['onnx_max_diff']))
+    lines += ['', '## Inference latency, batch 1', '',
+              "| model | authors' graph (ms) | deploy (ms) | speed-up | ONNX Runtime (ms) | "
+              'speed-up |', '|---|---:|---:|---:|---:|---:|']
+    for r in rows:
+        lines.append('| %s | %.2f | %.2f | %s | %.2f | %s |' % (
+            r['model'], r['authors_ms_b1'], r['deploy_ms_b1'], _ratio(r['deploy_speedup_b1']),
+            r['onnx_ms_b1'], _ratio(r['onnx_speedup_b1'])))
+    return lines
+
+
+def to_markdown(training, inference, paper_ms, reference, command, machine):
+    """``results/benchmark.md``.
+
+    Parameters
+    ----------
+    training : dict or None
+        ``{'cpu': configure_cpu's settings, 'rows': training_rows(...)}``; None leaves the
+        training section out.
+    inference : list of dict
+        :func:`inference_rows`.
+    paper_ms : dict
+        Zoo name -> the paper's Table 5 CPU time (ms), for context.
+    reference : str
+        The zoo name whose per-MAC training cost the rows are compared with.
+    command, machine : str
+        The command that ran and :func:`~gluon_pydmn.reproduce.machine.machine_line`.
+    """
+    header = ['# Benchmark', '',
+              'Generated by `%s` (`make benchmark`) on %s; do not edit by hand. Machine: %s. '
+              'Times are medians of interleaved repeats in this one run. A ratio is the median '
+              'of the per-round ratios, with their first and third quartiles in brackets: how '
+              "far it moves with the machine's noise." % (
+                  command, datetime.date.today().isoformat(), machine), '']
+    lines = _training_markdown(training, reference) if training else []
+    return '\n'.join(header + lines + _inference_markdown(inference, paper_ms)) + '\n'

@@ -29,7 +29,7 @@ from ..data import get_dataset
 from ..model_zoo import get_model, gluoncv_cifar_names
 from ..run_folder import FINAL_FILE, RUN_FILE, STATE_FILE, is_finished, read_run, run_result
 from ..train import train
-from ..utils import atomic_path
+from ..utils import write_text
 from .paper import GLUONCV_ROWS, load_paper_tables, table3_error
 from .table3 import read_csv
 
@@ -177,8 +177,7 @@ def _task(model, label_set, out_dir, config, data_root, limit_train, limit_test,
 
 
 def _write_json(path, value):
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        json.dump(value, f, indent=1)
+    write_text(path, json.dumps(value, indent=1))
 
 
 def _read_json(path):
@@ -479,9 +478,7 @@ def to_markdown(rows, command=None):
 def write_table(out, rows, command=None):
     """Write ``table3-trained.md`` and ``table3-trained.csv`` into ``out``; returns their
     paths."""
-    os.makedirs(out, exist_ok=True)
     paths = [os.path.join(out, TABLE_NAME + ext) for ext in ('.md', '.csv')]
     for path, text in zip(paths, (to_markdown(rows, command), to_csv(rows))):
-        with atomic_path(path) as tmp, open(tmp, 'w') as f:
-            f.write(text)
+        write_text(path, text)
     return paths

@@ -14,14 +14,14 @@ with their quartiles. The contenders of one network run in interleaved rounds
 
 One ``ctx`` reaches every array and network; nothing CPU-specific (MKL-DNN fusion, the C++
 operator) is applied on a GPU context. Every table carries a description of the machine
-(:func:`machine_info`): figures from different machines are not comparable.
+(:func:`~gluon_pydmn.reproduce.machine.machine_info`): figures from different machines
+are not comparable.
 """
 import csv
+import datetime
 import io
 import os
-import platform
 import re
-import subprocess
 import tempfile
 import warnings
 
@@ -36,13 +36,13 @@ from ..errors import UserError
 from ..export import OnnxModel, export_onnx
 from ..model_zoo import CoarseLabelWarning, get_model
 from ..pretrained import authors_graph
-from ..utils import atomic_path
+from .machine import machine_line
 from .timing import inference_fn, ratio_quartiles, time_rounds
 
 __all__ = ['NoGpuError', 'CONTENDERS', 'COLUMNS', 'TABLE5_MODELS', 'parse_ctx', 'check_ctx',
-           'machine_info', 'machine_line', 'contenders', 'measure_model', 'build_rows', 'to_csv',
+           'contenders', 'measure_model', 'build_rows', 'to_csv',
            'read_csv', 'to_markdown', 'ABOUT_AS_FAST', 'ranking_claims', 'claim_sentences',
-           'measure', 'write_text']
+           'measure', 'to_document']
 
 # (key, markdown header) of the timed contenders, in the order of the rounds and the table
 CONTENDERS = (('authors', "authors' graph"), ('ours', 'ours'), ('deploy', 'deploy form'),
@@ -52,9 +52,6 @@ _BY_PAPER_NAME = {cfg.paper_name: name for name, cfg in MODEL_CFGS.items()}
 TABLE5_MODELS = tuple(name for name, cfg in MODEL_CFGS.items() if cfg.depth == 56 and (
     cfg.family != 'resnet' or cfg.multiplier == 0.5))
 """Zoo names of Table 5's rows, in the zoo's (and the paper's) order."""
-
-_ISA_FLAGS = (('avx2', 'AVX2'), ('avx512f', 'AVX-512'))
-
 
 class NoGpuError(UserError, RuntimeError):
     """A GPU context was asked for that this MXNet build or machine cannot provide."""
@@ -94,73 +91,6 @@ def check_ctx(ctx):
                          'no GPU %d on this machine: MXNet (a CUDA build) sees no GPU'
                          % ctx.device_id)
     return ctx
-
-
-def _cpu_model_and_flags(cpuinfo='/proc/cpuinfo'):
-    model, flags = None, set()
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                if key.strip() == 'model name' and model is None:
-                    model = value.strip()
-                elif key.strip() == 'flags' and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    return model or platform.processor() or 'unknown CPU', flags
-
-
-def _gpu_name(device_id):
-    try:
-        out = subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader',
-                              '-i', str(device_id)], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return 'unknown GPU'
-    return out.stdout.strip() or 'unknown GPU'
-
-
-def machine_info(ctx, cpuinfo='/proc/cpuinfo'):
-    """What the timings depend on: CPU model and vector ISA, cores, OpenMP threads, MXNet
-    version and build, the context and, on a GPU context, the GPU's name.
-
-    Returns
-    -------
-    dict
-        Keys ``cpu``, ``isa`` (list, e.g. ``['AVX2', 'AVX-512']``), ``cores``,
-        ``omp_threads``, ``dnnl_max_cpu_isa``, ``mxnet``, ``mkldnn``, ``cuda``,
-        ``onnxruntime`` (its version; None on a GPU context), ``ctx``, ``gpu`` (its name;
-        None on a CPU context).
-    """
-    model, flags = _cpu_model_and_flags(cpuinfo)
-    features = mx.runtime.Features()
-    onnxruntime = None
-    if ctx.device_type == 'cpu':
-        import onnxruntime as ort
-        onnxruntime = ort.__version__
-    return {'cpu': model, 'isa': [name for flag, name in _ISA_FLAGS if flag in flags],
-            'cores': os.cpu_count(), 'omp_threads': os.environ.get('OMP_NUM_THREADS'),
-            'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA'), 'mxnet': mx.__version__,
-            'mkldnn': features.is_enabled('MKLDNN'), 'cuda': features.is_enabled('CUDA'),
-            'onnxruntime': onnxruntime, 'ctx': str(ctx),
-            'gpu': _gpu_name(ctx.device_id) if ctx.device_type == 'gpu' else None}
-
-
-def machine_line(info):
-    """One line describing :func:`machine_info`'s ``info``, for tables and figures."""
-    on = lambda flag: 'on' if flag else 'off'
-    text = '%s (%s), %s cores, OMP_NUM_THREADS=%s' % (
-        info['cpu'], ', '.join(info['isa']) or 'no AVX2', info['cores'],
-        info['omp_threads'] or 'unset')
-    if info.get('dnnl_max_cpu_isa'):
-        text += ', DNNL_MAX_CPU_ISA=%s' % info['dnnl_max_cpu_isa']
-    if info.get('gpu'):
-        text += '; GPU %s' % info['gpu']
-    text += '; MXNet %s (MKL-DNN %s, CUDA %s)' % (info['mxnet'], on(info['mkldnn']),
-                                                  on(info['cuda']))
-    if info.get('onnxruntime'):
-        text += ', ONNX Runtime %s' % info['onnxruntime']
-    return text + '; context %s' % info['ctx']
 
 
 def contenders(ctx):
@@ -234,7 +164,7 @@ def build_rows(paper_table5, measured, machine):
     measured : dict of str to dict
         Zoo name -> :func:`measure_model`'s row.
     machine : str
-        :func:`machine_line` of the machine that measured them (a column of the CSV).
+        :func:`~gluon_pydmn.reproduce.machine.machine_line` of the machine that measured them (a column of the CSV).
     """
     rows = []
     for paper in paper_table5:
@@ -438,11 +368,47 @@ def claim_sentences(rows, ours='ours_ms', deploy_form='deploy_ms'):
     return sentences
 
 
-def write_text(path, text):
-    """Write ``text`` to ``path`` atomically (folders created)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        f.write(text)
+def to_document(rows, info, command):
+    """The Markdown file of a Table 5 run: what ran where, the table, the claims checked.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`build_rows`.
+    info : dict
+        :func:`~gluon_pydmn.reproduce.machine.machine_info` of the run, with ``warmup`` (the
+        untimed rounds) and ``load`` (the one-minute load average before and after).
+    command : str
+        The command that ran.
+    """
+    device = 'gpu' if info['ctx'].startswith('gpu') else 'cpu'
+    batch = rows[0]['batch_size']
+    lines = [
+        '# Table 5 on %s: inference time, batch %d' % ('the CPU' if device == 'cpu' else 'a GPU',
+                                                       batch), '',
+        'Generated by `%s` (`make table5`) on %s; do not edit by hand.' % (
+            command, datetime.date.today().isoformat()), '',
+        '**Machine:** %s. One-minute load average %.1f before the run, %.1f after it (other '
+        'processes share the machine; the quartiles show how much the times moved).' % (
+            machine_line(info), *info['load']), '',
+        'The paper measured on an Intel Core i7-4770 CPU and an NVIDIA GTX 750 Ti with MXNet '
+        '(its columns here); our times come from the machine above only and compare with '
+        'each other, not with the paper\'s. Each time is the median of %d forward passes of '
+        'one batch of %d CIFAR-10 test images (hybridized with static_alloc and static_shape, '
+        'after %s untimed warm-up rounds, each pass ending with wait_to_read), with the first and third '
+        'quartiles in brackets; the contenders of a network ran interleaved, round by round. '
+        'A ratio is the median of the per-round ratios (quartiles in brackets). "authors\' '
+        'graph" is their released symbol file, "ours" this package\'s network with the same '
+        'weights (the network the paper timed; the two should time alike), "deploy form" '
+        '`gluon_pydmn.deploy`%s. "max logit diff" is the largest difference of any contender\'s '
+        'logits from the authors\' graph on the batch.' % (
+            rows[0]['repeats'], batch, info.get('warmup', '?'),
+            ' and "ONNX Runtime" its ONNX export on the CPU' if device == 'cpu' else ''), '']
+    if batch != 128:
+        lines += ['The paper\'s times are for batch 128; this run used batch %d.' % batch, '']
+    lines += [to_markdown(rows), '## The paper\'s ranking claims, checked here', '']
+    lines += ['%d. %s' % (i + 1, s) for i, s in enumerate(claim_sentences(rows))]
+    return '\n'.join(lines) + '\n'
 
 
 def measure(names, images, ctx=None, root=None, repeats=21, warmup=3, progress=True):
