@@ -273,15 +273,3 @@ def test_script_refuses_bad_options_before_timing(option, value, message, capsys
     err = capsys.readouterr().err
     assert 'argument %s' % option in err and message in err
     assert table5_script.parse_args(['--warmup', '0']).warmup == 0
-
-
-@pytest.mark.parametrize('text, ctx', [('cpu', mx.cpu()), ('gpu', mx.gpu(0)), ('GPU:1', mx.gpu(1)),
-                                       (' cpu:0 ', mx.cpu())])
-def test_parse_ctx(text, ctx):
-    assert table5.parse_ctx(text) == ctx
-
-
-@pytest.mark.parametrize('text', ['cpu:1', 'gpu:', 'gpu0', 'tpu', ''])
-def test_parse_ctx_refuses(text):
-    with pytest.raises(ValueError, match="expected 'cpu', 'gpu' or 'gpu:N'"):
-        table5.parse_ctx(text)
