@@ -26,15 +26,16 @@ from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, NotA
 from .schema import TrainConfig
 from .utils import atomic_path, mxnet_error_reason, params_file_problem, write_text
 
-__all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'Checkpoint', 'RunFolderLock',
-           'check_writable', 'write_run_info', 'write_history', 'read_history', 'read_run',
-           'read_run_spec', 'read_summary_spec', 'is_final', 'is_finished', 'run_result',
-           'history_markdown', 'summary_header', 'write_summary']
+__all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'SUMMARY_FILE', 'HISTORY_FILE', 'Checkpoint',
+           'RunFolderLock', 'check_writable', 'write_run_info', 'write_history', 'read_history',
+           'read_run', 'read_run_spec', 'read_summary_spec', 'is_final', 'is_finished',
+           'run_result', 'history_markdown', 'summary_header', 'write_summary']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'
 FINAL_FILE = 'final.params'
 SUMMARY_FILE = 'summary.md'
+HISTORY_FILE = 'history.csv'
 
 
 def read_run(out_dir):
@@ -51,7 +52,7 @@ def read_run(out_dir):
 def read_history(out_dir):
     """A run folder's ``history.csv``: one dict per finished epoch, with numeric ``epoch``,
     ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup``."""
-    path = os.path.join(out_dir, 'history.csv')
+    path = os.path.join(out_dir, HISTORY_FILE)
     if not os.path.isfile(path):
         raise NotARunFolderError('%s is missing: is %s a run folder of experiments/train.py with '
                                 'one finished epoch at least?' % (path, out_dir))
@@ -201,7 +202,7 @@ def write_run_info(out_dir, net, run, config):
 def write_history(out_dir, history, title=None):
     """``history.csv`` (the per-epoch rows) and ``history.png`` (the test-error curve, drawn
     with GluonCV's ``TrainingHistory``), each written atomically."""
-    with atomic_path(os.path.join(out_dir, 'history.csv')) as tmp:
+    with atomic_path(os.path.join(out_dir, HISTORY_FILE)) as tmp:
         with open(tmp, 'w', newline='') as f:
             writer = csv.DictWriter(f, fieldnames=list(history[0]))
             writer.writeheader()

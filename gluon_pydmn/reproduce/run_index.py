@@ -7,7 +7,7 @@ import os
 
 from ..catalog import MODEL_CFGS, display_name
 from ..errors import NotARunFolderError
-from ..run_folder import read_history, read_run_spec, read_summary_spec, run_result
+from ..run_folder import HISTORY_FILE, read_history, read_run_spec, read_summary_spec, run_result
 from .paper import table3_error
 
 __all__ = ['runs_markdown', 'index_markdown']
@@ -38,7 +38,7 @@ def runs_markdown(run_dirs, paper_error=None):
              'last-epoch error (%) | best-epoch error (%) | paper (%) |',
              '|---|---|---|---:|---|---:|---:|---:|---:|']
     for folder in run_dirs:
-        if not os.path.isfile(os.path.join(folder, 'history.csv')):
+        if not os.path.isfile(os.path.join(folder, HISTORY_FILE)):
             continue
         result = run_result(read_history(folder))
         try:
