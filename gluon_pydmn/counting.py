@@ -18,9 +18,30 @@ from .blocks import separate_branches
 __all__ = ['count_params', 'count_flops', 'layer_flops']
 
 
-def count_params(net):
-    """Trainable parameters of a Gluon block (``grad_req != 'null'``)."""
-    return int(sum(np.prod(p.shape) for p in net.collect_params().values() if p.grad_req != 'null'))
+def count_params(net, input_shape=(1, 3, 32, 32)):
+    """Trainable parameters of a Gluon block (``grad_req != 'null'``).
+
+    Parameters
+    ----------
+    net : mxnet.gluon.Block
+        Initialised or not. Layers built without their input size (GluonCV's, e.g.) learn their
+        shapes from the first input: those are inferred from the graph on an input of
+        ``input_shape`` rather than counted as empty.
+    input_shape : tuple of int
+        ``(N, C, H, W)``; only used for shapes not known yet.
+    """
+    params = {name: p for name, p in net.collect_params().items() if p.grad_req != 'null'}
+    shapes = {name: p.shape for name, p in params.items()}
+    unknown = [name for name, shape in shapes.items() if not shape or 0 in shape]
+    if unknown:
+        if not isinstance(net, mx.gluon.HybridBlock):
+            raise ValueError('the shapes of %s are not known yet and %s is not a HybridBlock: run '
+                             'one forward pass first' % (', '.join(unknown[:3]), type(net).__name__))
+        symbol = net(mx.sym.var('data'))
+        arg_shapes, _, _ = symbol.infer_shape(data=input_shape)
+        shapes.update((name, shape) for name, shape in zip(symbol.list_arguments(), arg_shapes)
+                      if name in shapes)
+    return int(sum(np.prod(shape) for shape in shapes.values()))
 
 
 def layer_flops(symbol, input_shape=(1, 3, 32, 32)):

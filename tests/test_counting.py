@@ -19,6 +19,24 @@ def test_counts_of_a_small_network():
     assert g.count_params(net) == 8 * 27 + 16 + 8 * 25 + 8 + 80 + 10
 
 
+def test_layers_without_input_sizes_are_counted_before_their_first_input():
+    """Gluon layers built without ``in_channels``/``in_units`` (as GluonCV builds them) have
+    no weight shape until data flows: the count infers it instead of counting nothing."""
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(8, 3, padding=1, use_bias=False), nn.BatchNorm(), nn.Activation('relu'),
+            nn.Conv2D(4, 1), nn.GlobalAvgPool2D(), nn.Dense(10))
+    net.initialize()
+    hand = 8 * 3 * 9 + 2 * 8 + 4 * 8 + 4 + 10 * 4 + 10
+    assert g.count_params(net) == hand
+    assert g.count_params(net, input_shape=(2, 3, 16, 16)) == hand
+    net(mx.nd.zeros((1, 3, 32, 32)))  # shapes now known: the same count
+    assert g.count_params(net) == hand
+    one_channel = nn.HybridSequential()
+    one_channel.add(nn.Conv2D(8, 3, use_bias=False))
+    one_channel.initialize()
+    assert g.count_params(one_channel, input_shape=(1, 1, 8, 8)) == 8 * 9
+
+
 def test_fixed_batchnorm_is_not_counted():
     bn = nn.BatchNorm(scale=False, center=False, in_channels=3)
     bn.initialize()
