@@ -127,6 +127,7 @@ def test_checkpoint_of_another_shape_names_the_parameter(good_checkpoint):
         g.get_model('mobilenet_29_0.5', checkpoint_path=good_checkpoint)
     message = str(info.value)
     assert 'as mobilenet_29_0.5 with 10 outputs' in message and 'Traceback' not in message
+    assert "Parameter 'features.2.1.body.0.gamma' is missing" in message
 
 
 def test_authors_release_file_as_checkpoint_suggests_pretrained(release_root):

@@ -23,7 +23,7 @@ def test_user_errors_end_with_one_line_and_status_2(capsys):
     assert cli.run(lambda argv: argv + [1], [0]) == [0, 1]
 
 
-def test_other_errors_keep_their_traceback():
+def test_other_errors_keep_their_traceback(capsys):
     def bug(argv):
         raise KeyError('a bug')
     with pytest.raises(KeyError):
@@ -34,8 +34,9 @@ def test_other_errors_keep_their_traceback():
 
     def refused(argv):
         raise Refused('refused')
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         cli.run(refused, errors=(Refused,))
+    assert exit_info.value.code == 2 and capsys.readouterr().err == 'error: refused\n'
 
 
 def test_shared_options_and_contexts():

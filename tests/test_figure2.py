@@ -53,7 +53,7 @@ def test_curves_are_the_runs_histories_with_names_params_and_schema(two_runs):
             assert list(line.get_xdata()) == [1, 2]
             assert np.allclose(line.get_ydata(), [r[column] for r in history])
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == ['ResNet-20 (GluonCV) (0.270M params)',
+        assert labels == ['ResNet-20 (GluonCV) (0.272M params)',
                           'PydMobileNet-Concat-29-0.25 (0.093M params)']
     caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
     assert caption.count("the paper's schema compressed to 0.00625 of its length (2 epochs") == 2
@@ -108,7 +108,10 @@ def test_training_index_lists_older_runs_from_what_they_recorded(two_runs, tmp_p
     assert row[0].startswith('| old-run | PydMobileNet-Concat-29-0.25 | cifar10 | 128 | '
                              "the paper's schema compressed to 0.00625 of its length (2 epochs")
     assert '| 2 of 2 |' in row[0]
+    full_row = row[0]
     (old / 'summary.md').unlink()
-    if older_than == 'state.json':  # nothing left that says what the run was: its results only
-        row = [l for l in runs_markdown([str(old)]).splitlines() if l.startswith('| old-run')]
+    row = [l for l in runs_markdown([str(old)]).splitlines() if l.startswith('| old-run')]
+    if older_than == 'run.json':  # state.json alone still says everything
+        assert row == [full_row]
+    else:  # nothing left that says what the run was: its results only
         assert row[0].startswith('| old-run |  | see its summary.md |  |  | 2 of ? |')

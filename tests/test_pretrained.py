@@ -57,14 +57,17 @@ def test_truncated_params_fail_loudly_without_hash(release_root, tmp_path):
         load_authors_params(net, sym, params)
 
 
-@pytest.mark.parametrize('source, target', [
-    ('resnet_29_0.5', 'mobilenet_29_0.5'),            # different main part
-    ('mobilenet_29_1', 'mobilenet_29_0.5'),           # same layers, other widths
-    ('pydmobilenet_add_56_0.5', 'pydmobilenet_add_29_0.5'),  # other depth
+@pytest.mark.parametrize('source, target, reason', [
+    ('resnet_29_0.5', 'mobilenet_29_0.5',             # different main part
+     r"'num_group': '1'.* in the checkpoint but Convolution .*'num_group': '16'"),
+    ('mobilenet_29_1', 'mobilenet_29_0.5',            # same layers, other widths
+     r"'num_filter': '32'.* in the checkpoint but Convolution .*'num_filter': '16'"),
+    ('pydmobilenet_add_56_0.5', 'pydmobilenet_add_29_0.5',  # other depth
+     'the checkpoint has 169 layers with parameters, the network 88'),
 ])
-def test_conversion_checks_structure_and_shapes(release_root, source, target):
+def test_conversion_checks_structure_and_shapes(release_root, source, target, reason):
     sym, params = (os.path.join(release_root, f) for f in pretrained_cfg(source, 10).release_files)
-    with pytest.raises(ConversionError):
+    with pytest.raises(ConversionError, match=reason):
         load_authors_params(g.get_model(target), sym, params)
 
 

@@ -67,9 +67,14 @@ def test_saved_results_are_keyed_on_code_data_weights_and_batch_size(data_root, 
     assert stats == {'recomputed': 0, 'reused': 2}
     run(batch_size=250)  # another batch size
     assert stats == {'recomputed': 2, 'reused': 0}
-    monkeypatch.setattr(table3, 'code_digest', lambda: 'other code')
+    for digest, other in (('code_digest', lambda: 'other code'),
+                          ('_params_digest', lambda net: 'other weights'),
+                          ('_arrays_digest', lambda *arrays: 'other test images or labels')):
+        monkeypatch.setattr(table3, digest, other)
+        run(batch_size=250)
+        assert stats == {'recomputed': 2, 'reused': 0}, digest
     run(batch_size=250)
-    assert stats == {'recomputed': 2, 'reused': 0}
+    assert stats == {'recomputed': 0, 'reused': 2}
 
 
 def test_missing_paper_tables_are_named(monkeypatch, tmp_path):

@@ -123,6 +123,7 @@ def _crop_of(augmented, original):
 
 
 def test_every_epoch_reads_all_images_in_a_new_random_order(run):
+    assert [r['epoch'] for r in run['epochs']] == list(range(1, len(SCHEDULED_MIXUP) + 1))
     labels = run['train_set'].labels
     orders = []
     for record in run['epochs']:
@@ -164,6 +165,7 @@ def test_batches_are_randomly_cropped_and_flipped(run):
 
 
 def test_labels_are_soft_exactly_in_the_mixup_epochs(run):
+    assert len(run['epochs']) == len(SCHEDULED_MIXUP)
     for record, mixup_on in zip(run['epochs'], SCHEDULED_MIXUP):
         epoch, batches = record['epoch'], record['batches']
         assert len(batches) == STEPS == len(record['inputs'])
