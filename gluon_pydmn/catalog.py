@@ -88,7 +88,8 @@ def model_cfg(name):
 
 def display_name(model):
     """The paper's name of a zoo network (``PydMobileNet-Concat-56-0.25``), a readable one for
-    GluonCV's CIFAR ResNets (``ResNet-110 v2 (pre-activation, GluonCV)``); others as they are."""
+    GluonCV's CIFAR ResNets (``ResNet-110 (pre-activation, GluonCV)`` for ``cifar_resnet110_v2``);
+    others as they are."""
     cfg = MODEL_CFGS.get(model)
     if cfg is not None:
         return cfg.paper_name

@@ -30,8 +30,7 @@ def count_params(net, input_shape=(1, 3, 32, 32)):
     input_shape : tuple of int
         ``(N, C, H, W)``; only used for shapes not known yet.
     """
-    params = {name: p for name, p in net.collect_params().items() if p.grad_req != 'null'}
-    shapes = {name: p.shape for name, p in params.items()}
+    shapes = {name: p.shape for name, p in net.collect_params().items() if p.grad_req != 'null'}
     unknown = [name for name, shape in shapes.items() if not shape or 0 in shape]
     if unknown:
         if not isinstance(net, mx.gluon.HybridBlock):

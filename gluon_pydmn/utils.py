@@ -7,8 +7,8 @@ import sys
 import tempfile
 import urllib.request
 
-__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'write_text', 'download', 'command_line', 'context_list',
-           'params_file_problem', 'mxnet_error_reason']
+__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'write_text', 'download', 'command_line',
+           'context_list', 'params_file_problem', 'mxnet_error_reason']
 
 ENV_CACHE = 'GLUON_PYDMN_CACHE'
 
