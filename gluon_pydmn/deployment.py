@@ -310,6 +310,7 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
     out = DeployNet(shift / scale, stem_conv, blocks, dense)
     out.stem_shift.initialize(ctx=ctx)
     out.pretrained_cfg = getattr(net, 'pretrained_cfg', None)
+    out.model_name = getattr(net, 'model_name', None)
     out.fusion = _hybridize_fused(out, ctx) if fuse else 'none'
     if not fuse:
         out.hybridize(static_alloc=True, static_shape=True, backend=None)

@@ -85,10 +85,9 @@ def evaluate(net, dataset, batch_size=500, ctx=None, progress=True, allow_label_
     check_raw_dataset(dataset, 'evaluate()')
     if not allow_label_mismatch:
         check_label_set(net, dataset)
-    cfg = getattr(net, 'pretrained_cfg', None)
+    model = getattr(net, 'model_name', None) or getattr(net, 'name', 'net')
     logits = predict(net, dataset.images, batch_size, ctx, progress,
-                     desc='%s on %s' % (cfg.model if cfg else getattr(net, 'name', 'net'),
-                                        dataset.label_set))
+                     desc='%s on %s' % (model, dataset.label_set))
     return error_rate(logits, dataset.labels)
 
 

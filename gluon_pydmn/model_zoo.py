@@ -71,6 +71,7 @@ def _gluoncv_model(name, classes, pretrained, ctx, checkpoint_path, kwargs):
     else:
         net.initialize(mx.init.Xavier(), ctx=contexts)
     net.classes = classes
+    net.model_name = name
     net.pretrained_cfg = None
     return net
 
@@ -168,8 +169,8 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoin
     Returns
     -------
     CIFARNet
-        With ``net.pretrained_cfg`` set to the :class:`PretrainedCfg` of the
-        loaded weights, or ``None``.
+        With ``net.model_name`` set to ``name`` and ``net.pretrained_cfg`` to the
+        :class:`PretrainedCfg` of the loaded weights, or ``None``.
     """
     if pretrained and checkpoint_path:
         raise ValueError('pass pretrained=True (the authors\' weights) or checkpoint_path '
@@ -182,6 +183,7 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoin
     ctx = ctx or mx.cpu()
     net = get_cifar_net(cfg.family, cfg.depth, cfg.multiplier, classes=classes, ctx=ctx,
                         initialize=not (pretrained or checkpoint_path), **kwargs)
+    net.model_name = name
     if checkpoint_path:
         _load_checkpoint(net, name, classes, checkpoint_path, ctx)
     if pretrained:

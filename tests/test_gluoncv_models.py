@@ -97,6 +97,7 @@ def test_train_script_trains_evaluates_and_reloads_a_gluoncv_network(data_root, 
         assert '# cifar_resnet20_v1 on cifar10' in f.read()
     net = g.load_trained('cifar_resnet20_v1', 'cifar10',
                          checkpoint_path=os.path.join(out, 'final.params'))
+    assert net.model_name == 'cifar_resnet20_v1'
     test = g.CIFAR10(data_root, train=False).subset(500)
     # the run tested in batches of 128, evaluate() in batches of 500: an untrained network's
     # near-tied logits may flip an image or two between the two

@@ -27,6 +27,7 @@ def test_zoo_is_table3():
 @pytest.mark.parametrize('name', ZOO)
 def test_output_shape(name, classes):
     net = g.get_model(name, classes=classes)
+    assert net.model_name == name
     x = mx.nd.random.uniform(shape=(2, 3, 32, 32))
     y = net(x)
     assert y.shape == (2, classes)

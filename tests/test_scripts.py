@@ -6,7 +6,7 @@ import pytest
 
 import gluon_pydmn as g
 from gluon_pydmn import cli
-from gluon_pydmn.evaluate import LabelSetMismatchError
+from gluon_pydmn.evaluate import LabelSetMismatchError, evaluate
 from gluon_pydmn.model_zoo import MODEL_CFGS, load_trained
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 
@@ -55,7 +55,8 @@ def test_no_released_weights_for_fine_labels(data_root, release_root, capsys):
     assert 'Traceback' not in err
 
 
-def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root, tmp_path):
+def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root, tmp_path,
+                                                         capsys):
     source = load_trained(MODEL, 'cifar10', root=release_root)
     path = str(tmp_path / 'final.params')
     source.save_parameters(path)
@@ -63,6 +64,9 @@ def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root
     assert mine.pretrained_cfg is None
     x = mx.nd.array(np.random.RandomState(0).normal(size=(2, 3, 32, 32)))
     assert np.array_equal(mine(x).asnumpy(), source(x).asnumpy())
+    capsys.readouterr()
+    evaluate(mine, g.CIFAR10(data_root, train=False).subset(10))
+    assert '%s on cifar10' % MODEL in capsys.readouterr().err  # the progress bar names the model
     result = evaluate_script.main(['--model', MODEL, '--data-root', data_root, '--checkpoint',
                                    path, '--no-progress'])
     assert result['error'] == pytest.approx(_paper_error(MODEL, 'cifar10'), abs=0.005)
