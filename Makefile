@@ -9,6 +9,8 @@
 #                           machine: results/table5-cpu.md/.csv (table5-gpu.* on a GPU), then tradeoff
 #   make figure2            the paper's Figure 2 (training curves) from the runs in results/training
 #   make training-index     results/training/README.md: every committed run, its schema and result
+#   make signature          results/signature.md: fit and confidence of the runs' weights and the
+#                           authors' (tells mixup-trained weights from others)
 #   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md
 #   make train MODEL=pydmobilenet_concat_56_0.75 [DATASET=cifar10] [TRAIN_ARGS="--epochs 10"]
 #                           train with the paper's schema into runs/MODEL-DATASET (resumable)
@@ -35,7 +37,7 @@ RELEASE := $(SHARED)/reference/pydmobilenet_mxnet
 export GLUON_PYDMN_WEIGHTS ?= $(if $(wildcard $(RELEASE)),$(abspath $(RELEASE)),$(GLUON_PYDMN_CACHE)/weights)
 
 .PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff table5 figure2 \
-	training-index benchmark train sweep clean
+	training-index signature benchmark train sweep clean
 
 install: $(VENV)/.installed
 
@@ -91,6 +93,9 @@ figure2: install
 
 training-index: install
 	$(BIN)/python experiments/index_runs.py --root results/training
+
+signature: data weights
+	$(BIN)/python experiments/signature.py --out results/signature.md
 
 benchmark: data weights
 	$(BIN)/python experiments/benchmark.py --out results/benchmark.md

@@ -29,7 +29,7 @@ from .utils import atomic_path, mxnet_error_reason, params_file_problem, write_t
 __all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'SUMMARY_FILE', 'HISTORY_FILE', 'Checkpoint',
            'RunFolderLock', 'check_writable', 'write_run_info', 'write_history', 'read_history',
            'read_run', 'read_run_spec', 'read_summary_spec', 'is_final', 'is_finished',
-           'run_result', 'history_markdown', 'summary_header', 'write_summary']
+           'run_result', 'history_markdown', 'summary_header', 'write_summary', 'current_weights']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'
@@ -114,6 +114,31 @@ def read_summary_spec(out_dir):
     except (OSError, AttributeError, ValueError, SyntaxError):
         pass  # what could be read
     return spec
+
+
+def current_weights(out_dir):
+    """The newest weights of a run folder: ``final.params`` of a finished run, else the last
+    finished epoch's parameters, as named by ``state.json``.
+
+    Returns
+    -------
+    (str, int)
+        The ``.params`` path and the epoch it holds.
+    """
+    path = os.path.join(out_dir, STATE_FILE)
+    try:
+        with open(path) as f:
+            state = json.load(f)
+        weights = os.path.join(out_dir, state['params'])
+        epoch = int(state['epoch'])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise NotARunFolderError('%s holds no weights: cannot read %s (%s: %s); is it a run '
+                                 'folder of experiments/train.py with one finished epoch?'
+                                 % (out_dir, path, type(e).__name__, e)) from None
+    if not os.path.isfile(weights):
+        raise NotARunFolderError('%s names %s, which is missing: restore it from the run\'s copy '
+                                 'or commit' % (path, weights))
+    return weights, epoch
 
 
 def run_result(history):

@@ -113,9 +113,10 @@ class TrainConfig:
     def describe(self):
         """One sentence on the schema's length: the paper's, compressed, or custom."""
         paper = TrainConfig(seed=self.seed)
-        length = ('%d epochs, learning rate x%g at epochs %s, mixup off for the last %d'
+        length = ('%d epochs, learning rate x%g at epochs %s, %s'
                   % (self.epochs, self.lr_decay, ', '.join(map(str, self.lr_decay_epochs)),
-                     self.mixup_off_last_epochs if self.mixup_alpha > 0 else self.epochs))
+                     'mixup off for the last %d' % self.mixup_off_last_epochs
+                     if self.mixup_alpha > 0 else 'no mixup'))
         if self.schedule_scale != 1:
             return "the paper's schema compressed to %g of its length (%s)" % (
                 self.schedule_scale, length)

@@ -54,6 +54,9 @@ def test_compressed_schema_scales_epochs_decays_and_mixup_together():
     assert TrainConfig.compressed(1.0) == TrainConfig(schedule_scale=1.0)
     assert TrainConfig().describe().startswith("the paper's full schema (320 epochs")
     assert TrainConfig(epochs=12).describe().startswith('a custom schema (12 epochs')
+    plain = TrainConfig.compressed(0.1, mixup_alpha=0)
+    assert plain.describe().endswith('at epochs 15, 23, no mixup)')
+    assert not any(plain.mixup_at(e) for e in range(32))
     assert TrainConfig.compressed(0.5, learning_rate=0.05).learning_rate == 0.05
     for bad in (0, -0.1, 1.5):
         with pytest.raises(ValueError, match='schedule scale'):

@@ -1,0 +1,92 @@
+"""Fit and confidence of trained weights: the authors' released ones beside our training runs.
+
+    python experiments/signature.py             # make signature: every run in results/training
+    python experiments/signature.py --runs runs/pydmobilenet_concat_29_0.25-cifar10
+
+For each run folder (its final.params, or the last finished epoch of an unfinished run) and
+for the authors' weights of the same networks: test error, error on the (unaugmented) training
+set, test loss, mean top softmax probability, the share of test images predicted with more
+than 0.99, and the loss on 50/50 blends of two test images against half of each label. A
+network trained with mixup answers a blend with about half of each class (a loss near
+ln 2 = 0.69); one trained on clean images picks a side (several nats) and is near-certain on
+most clean images. Written to results/signature.md.
+"""
+import glob
+import os
+
+from gluon_pydmn import cli
+from gluon_pydmn.catalog import MODEL_CFGS
+from gluon_pydmn.cpu import configure_cpu
+from gluon_pydmn.data import get_dataset
+from gluon_pydmn.model_zoo import load_trained
+from gluon_pydmn.reproduce.signature import prediction_signature, signature_markdown
+from gluon_pydmn.run_folder import current_weights, read_run_spec
+from gluon_pydmn.utils import command_line, write_text
+
+INTRO = ('Each row: where the weights come from and how they were trained; their top-1 error '
+         'on the test set and on the unaugmented training set; the mean cross-entropy on the '
+         'test set; the mean top softmax probability and the share of test images predicted '
+         'with more than 0.99; and the cross-entropy of %d 50/50 blends of consecutive test '
+         'images (different labels) against half of each label. A network trained with mixup '
+         'answers a blend with about half of each class (near ln 2 = 0.693); one trained on '
+         'clean images picks one side (several nats) and is near-certain on most clean images.')
+
+
+def parse_args(argv=None):
+    p = cli.parser(__doc__)
+    p.add_argument('--runs', nargs='+', help='run folders (default: every folder of '
+                                             'results/training with weights)')
+    p.add_argument('--no-authors', action='store_true',
+                   help="leave out the authors' weights of the runs' networks")
+    p.add_argument('--pairs', type=cli.positive_int, default=2000,
+                   help='number of 50/50 test-image blends (default %(default)s)')
+    p.add_argument('--out', default='results/signature.md')
+    cli.add_weights_root(p)
+    cli.add_data_root(p)
+    cli.add_gpus(p)
+    return p.parse_args(argv)
+
+
+def _run_folders(args):
+    if args.runs:
+        return args.runs
+    return sorted(os.path.dirname(p) for p in glob.glob('results/training/*/state.json'))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    configure_cpu(training=False)
+    ctx = cli.contexts(args)[0]
+    runs = []
+    for folder in _run_folders(args):
+        spec = read_run_spec(folder)
+        path, epoch = current_weights(folder)
+        runs.append((spec, path, 'ours: `%s`, epoch %d of %d' % (
+            os.path.basename(os.path.normpath(folder)), epoch, spec['config'].epochs),
+            spec['config'].describe()))
+    authors = [] if args.no_authors else sorted(
+        {(s['model'], s['label_set']) for s, *_ in runs
+         if s['model'] in MODEL_CFGS and s['label_set'] in ('cifar10', 'cifar100-coarse')})
+    jobs = [({'model': m, 'label_set': ls}, None, "the authors' release",
+             "the paper's full schema, as the paper reports") for m, ls in authors] + runs
+    datasets, rows = {}, []
+    for spec, path, weights, training in jobs:
+        label_set = spec['label_set']
+        if label_set not in datasets:
+            datasets[label_set] = [get_dataset(label_set, train=t, root=args.data_root)
+                                   for t in (False, True)]
+        net = load_trained(spec['model'], label_set, checkpoint_path=path, ctx=ctx,
+                           root=args.weights_root)
+        net.hybridize(static_alloc=True, static_shape=True)
+        row = dict(model=spec['model'], label_set=label_set, weights=weights, training=training)
+        row.update(prediction_signature(net, *datasets[label_set], pairs=args.pairs, ctx=ctx))
+        print('%s, %s: %s' % (spec['model'], weights, ', '.join(
+            '%s %.3f' % (k, v) for k, v in row.items() if isinstance(v, float))), flush=True)
+        rows.append(row)
+    text = signature_markdown(rows, command_line(__file__, argv), INTRO % args.pairs)
+    write_text(args.out, text)
+    return rows
+
+
+if __name__ == '__main__':
+    cli.run(main)

@@ -1,0 +1,119 @@
+"""The fit-and-confidence signature of trained weights (experiments/signature.py), on real data."""
+import math
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_pydmn.catalog import display_name
+from gluon_pydmn.reproduce.signature import COLUMNS, blend_pairs, prediction_signature
+from gluon_pydmn.run_folder import current_weights
+from gluon_pydmn.errors import NotARunFolderError
+
+from conftest import load_script
+
+signature_script, train_script = load_script('signature'), load_script('train')
+
+
+class ConstantLogits(mx.gluon.Block):
+    """The same logits for every image."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = np.asarray(logits, dtype=np.float32)
+
+    def forward(self, x):
+        return mx.nd.array(np.tile(self.logits, (x.shape[0], 1)), ctx=x.context)
+
+
+@pytest.fixture(scope='module')
+def test_subset(cifar10_test):
+    return cifar10_test.subset(600)
+
+
+def test_blends_are_rounded_means_of_consecutive_images_with_different_labels(test_subset):
+    images, labels = test_subset.images, np.asarray(test_subset.labels)
+    blended, first, second = blend_pairs(images, labels, pairs=50)
+    assert blended.dtype == np.uint8 and blended.shape == (50, 32, 32, 3)
+    assert (first != second).all()
+    starts = np.flatnonzero(labels[:-1] != labels[1:])[:50]
+    assert (first == labels[starts]).all() and (second == labels[starts + 1]).all()
+    mean = (images[starts].astype(int) + images[starts + 1]) / 2
+    assert np.abs(blended - mean).max() <= 0.5
+
+
+def test_uniform_logits(test_subset):
+    labels = np.asarray(test_subset.labels)
+    s = prediction_signature(ConstantLogits(np.zeros(10)), test_subset, test_subset, pairs=100)
+    assert s['test_error'] == pytest.approx(100 * np.mean(labels != 0))  # ties go to class 0
+    assert s['train_error'] == s['test_error']
+    assert s['test_nll'] == pytest.approx(math.log(10), abs=1e-6)
+    assert s['blend_loss'] == pytest.approx(math.log(10), abs=1e-6)
+    assert s['confidence'] == pytest.approx(0.1) and s['sure_share'] == 0
+
+
+def test_certain_logits(test_subset):
+    """Always class 3, with a top probability of 1 / (1 + 9 e^-20)."""
+    labels = np.asarray(test_subset.labels)
+    s = prediction_signature(ConstantLogits([0, 0, 0, 20, 0, 0, 0, 0, 0, 0]), test_subset,
+                             pairs=100)
+    log_z = math.log(math.exp(20) + 9)
+    nll = np.where(labels == 3, log_z - 20, log_z)
+    _, first, second = blend_pairs(test_subset.images, labels, 100)
+    blend = 0.5 * (np.where(first == 3, log_z - 20, log_z) + np.where(second == 3, log_z - 20, log_z))
+    assert s['train_error'] is None
+    assert s['test_error'] == pytest.approx(100 * np.mean(labels != 3))
+    assert s['test_nll'] == pytest.approx(nll.mean(), rel=1e-6)
+    assert s['blend_loss'] == pytest.approx(blend.mean(), rel=1e-6)
+    assert s['confidence'] == pytest.approx(1 / (1 + 9 * math.exp(-20)))
+    assert s['sure_share'] == 100
+
+
+@pytest.fixture(scope='module')
+def small_run(data_root, tmp_path_factory):
+    """A PydMobileNet trained 2 epochs on 128 images, without mixup."""
+    folder = str(tmp_path_factory.mktemp('runs') / 'pyd-run')
+    train_script.main(['--model', 'pydmobilenet_concat_29_0.25', '--data-root', data_root,
+                       '--out', folder, '--epochs', '2', '--lr-decay-epochs', '1',
+                       '--mixup-alpha', '0', '--batch-size', '64', '--limit-train', '128',
+                       '--no-progress'])
+    return folder
+
+
+def test_script_puts_the_authors_weights_beside_the_run(small_run, data_root, release_root,
+                                                        tmp_path, monkeypatch):
+    get_dataset = signature_script.get_dataset  # 500 images of each set keep the test short
+    monkeypatch.setattr(signature_script, 'get_dataset', lambda name, train, root: get_dataset(
+        name, train=train, root=root).subset(500))
+    out = str(tmp_path / 'signature.md')
+    rows = signature_script.main(['--runs', small_run, '--pairs', '100', '--out', out,
+                                  '--data-root', data_root, '--weights-root', release_root])
+    authors, ours = rows
+    assert authors['weights'] == "the authors' release"
+    assert ours['weights'] == 'ours: `pyd-run`, epoch 2 of 2'
+    assert ours['training'].endswith('no mixup)')
+    path, epoch = current_weights(small_run)
+    assert os.path.basename(path) == 'final.params' and epoch == 2
+    # the authors' weights are near-certain on clean images and pick a side of a blend;
+    # two epochs on 128 images leave a network that is sure of nothing
+    assert authors['test_error'] < 15 < ours['test_error']
+    assert authors['sure_share'] > 30 and ours['sure_share'] < 1
+    assert authors['blend_loss'] > 2 * math.log(2)
+    with open(out) as f:
+        text = f.read()
+    assert text.startswith('# Fit and confidence of trained weights\n\nGenerated by `python '
+                           'experiments/signature.py --runs %s' % small_run)
+    table = [line for line in text.splitlines() if line.startswith('| ')]
+    assert table[0].split(' | ')[-len(COLUMNS):][-1] == COLUMNS[-1][1] + ' |'
+    assert table[1].startswith('| %s | cifar10 | the authors\' release |'
+                               % display_name('pydmobilenet_concat_29_0.25'))
+    assert '| %.2f |' % ours['test_error'] in table[2]
+
+
+def test_a_folder_without_weights_is_named(tmp_path, capsys):
+    with pytest.raises(NotARunFolderError, match='holds no weights'):
+        current_weights(str(tmp_path))
+    with pytest.raises(SystemExit):
+        signature_script.cli.run(signature_script.main, ['--runs', str(tmp_path)])
+    assert capsys.readouterr().err.startswith('error: ')
