@@ -79,3 +79,37 @@ def test_fast_pyramid_is_one_operator(family):
 def test_fast_refuses_gpu_context():
     with pytest.raises(ValueError, match='fast=False'):
         g.get_cifar_net('pydmobilenet_add', 29, 0.25, ctx=mx.gpu(0), fast=True)
+
+
+PYRAMIDS = [n for n in ZOO if n.startswith('pydmobilenet')]
+
+
+@pytest.mark.parametrize('name', PYRAMIDS)
+def test_fast_graph_trains_like_the_separate_branches(name, cifar10_test):
+    """Three NAG steps in float64, as train() runs them (hybridized with static memory, the
+    optimizer's state carried from step to step), leave the fast graph with the weights and
+    BatchNorm statistics of the un-hybridized graph with separate branches (1e-10)."""
+    nets, trainers = [], []
+    for fast in (False, True):
+        mx.random.seed(0)
+        net = g.get_model(name, fast=fast)
+        net.cast('float64')
+        if fast:
+            net.hybridize(static_alloc=True, static_shape=True)
+        nets.append(net)
+        trainers.append(mx.gluon.Trainer(net.collect_params(), 'nag', {
+            'learning_rate': 0.1, 'momentum': 0.9, 'wd': 1e-4}))
+    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    for step in range(3):
+        x = g.data.normalize_images(cifar10_test.images[8 * step:8 * step + 8]).astype('float64')
+        y = mx.nd.array(cifar10_test.labels[8 * step:8 * step + 8], dtype='float64')
+        for net, trainer in zip(nets, trainers):
+            with autograd.record():
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            trainer.step(8)
+    separate, fused = ({k[len(n.prefix):]: p.data().asnumpy()
+                        for k, p in n.collect_params().items()} for n in nets)
+    assert sorted(separate) == sorted(fused)
+    for key, value in separate.items():
+        assert np.abs(fused[key] - value).max() <= 1e-10 * max(1, np.abs(value).max()), key
