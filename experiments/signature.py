@@ -2,6 +2,7 @@
 
     python experiments/signature.py             # make signature: every run in results/training
     python experiments/signature.py --runs runs/pydmobilenet_concat_29_0.25-cifar10
+    python experiments/signature.py --runs --authors all --out results/signature-release.md
 
 For each run folder (its final.params, or the last finished epoch of an unfinished run) and
 for the authors' weights of the same networks: test error, error on the (unaugmented) training
@@ -18,11 +19,13 @@ from gluon_pydmn import cli
 from gluon_pydmn.catalog import MODEL_CFGS
 from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import get_dataset
-from gluon_pydmn.model_zoo import load_trained
+from gluon_pydmn.errors import UnknownNameError, UserError
+from gluon_pydmn.model_zoo import get_model_list, load_trained
 from gluon_pydmn.reproduce.signature import prediction_signature, signature_markdown
 from gluon_pydmn.run_folder import current_weights, read_run_spec
 from gluon_pydmn.utils import command_line, write_text
 
+RELEASED = ('cifar10', 'cifar100-coarse')  # the label sets the authors released weights for
 INTRO = ('Each row: where the weights come from and how they were trained; their top-1 error '
          'on the test set and on the unaugmented training set; the mean cross-entropy on the '
          'test set; the mean top softmax probability and the share of test images predicted '
@@ -34,10 +37,14 @@ INTRO = ('Each row: where the weights come from and how they were trained; their
 
 def parse_args(argv=None):
     p = cli.parser(__doc__)
-    p.add_argument('--runs', nargs='+', help='run folders (default: every folder of '
-                                             'results/training with weights)')
-    p.add_argument('--no-authors', action='store_true',
-                   help="leave out the authors' weights of the runs' networks")
+    p.add_argument('--runs', nargs='*', help='run folders (default: every folder of '
+                                             'results/training with weights; none if empty)')
+    p.add_argument('--authors', nargs='+', default=['runs'], metavar='NAME',
+                   help="the authors' weights to add: 'runs' (those of the runs' networks, the "
+                        "default), 'all' (the 22 networks of Table 3), 'none', or zoo names")
+    p.add_argument('--authors-dataset', default='cifar10', choices=['cifar10', 'cifar100-coarse'],
+                   help="label set of the authors' weights named by --authors all or by name "
+                        '(default %(default)s)')
     p.add_argument('--pairs', type=cli.positive_int, default=2000,
                    help='number of 50/50 test-image blends (default %(default)s)')
     p.add_argument('--out', default='results/signature.md')
@@ -48,9 +55,25 @@ def parse_args(argv=None):
 
 
 def _run_folders(args):
-    if args.runs:
+    if args.runs is not None:
         return args.runs
     return sorted(os.path.dirname(p) for p in glob.glob('results/training/*/state.json'))
+
+
+def _authors_weights(choice, label_set, run_specs):
+    """(model, label set) of the authors' weights that ``--authors`` asks for."""
+    if choice == ['none']:
+        return []
+    if choice == ['runs']:
+        return sorted({(s['model'], s['label_set']) for s in run_specs
+                       if s['model'] in MODEL_CFGS and s['label_set'] in RELEASED})
+    names = get_model_list() if choice == ['all'] else choice
+    unknown = [n for n in names if n not in MODEL_CFGS]
+    if unknown:
+        raise UnknownNameError("--authors: no released weights for %s; give 'runs', 'all', "
+                               "'none' or zoo names: %s" % (', '.join(unknown),
+                                                            ', '.join(get_model_list())))
+    return [(n, label_set) for n in names]
 
 
 def main(argv=None):
@@ -64,11 +87,12 @@ def main(argv=None):
         runs.append((spec, path, 'ours: `%s`, epoch %d of %d' % (
             os.path.basename(os.path.normpath(folder)), epoch, spec['config'].epochs),
             spec['config'].describe()))
-    authors = [] if args.no_authors else sorted(
-        {(s['model'], s['label_set']) for s, *_ in runs
-         if s['model'] in MODEL_CFGS and s['label_set'] in ('cifar10', 'cifar100-coarse')})
+    authors = _authors_weights(args.authors, args.authors_dataset, [spec for spec, *_ in runs])
     jobs = [({'model': m, 'label_set': ls}, None, "the authors' release",
              "the paper's full schema, as the paper reports") for m, ls in authors] + runs
+    if not jobs:
+        raise UserError('nothing to compare: no run folder with weights (--runs) and no '
+                        "authors' weights (--authors)")
     datasets, rows = {}, []
     for spec, path, weights, training in jobs:
         label_set = spec['label_set']

@@ -109,11 +109,28 @@ def test_script_puts_the_authors_weights_beside_the_run(small_run, data_root, re
     assert table[1].startswith('| %s | cifar10 | the authors\' release |'
                                % display_name('pydmobilenet_concat_29_0.25'))
     assert '| %.2f |' % ours['test_error'] in table[2]
+    # the authors' weights alone, named
+    alone = signature_script.main(['--runs', '--authors', 'pydmobilenet_concat_29_0.25',
+                                   '--pairs', '100', '--out', out, '--data-root', data_root,
+                                   '--weights-root', release_root])
+    assert alone == [authors]
 
 
-def test_a_folder_without_weights_is_named(tmp_path, capsys):
+@pytest.mark.parametrize('argv, message', [
+    (['--runs', '{tmp}'], 'holds no run'),
+    (['--runs', '--authors', 'pydmobilenet_29'], "--authors: no released weights for "
+                                                  "pydmobilenet_29; give 'runs', 'all', 'none'"),
+    (['--runs', '--authors', 'none'], 'nothing to compare'),
+])
+def test_bad_input_is_one_error_line(argv, message, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path) for a in argv] + ['--out', str(tmp_path / 'out.md')]
+    with pytest.raises(SystemExit):
+        signature_script.cli.run(signature_script.main, argv)
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and message in err and 'Traceback' not in err
+    assert not os.path.exists(tmp_path / 'out.md')
+
+
+def test_a_folder_without_weights_is_named(tmp_path):
     with pytest.raises(NotARunFolderError, match='holds no weights'):
         current_weights(str(tmp_path))
-    with pytest.raises(SystemExit):
-        signature_script.cli.run(signature_script.main, ['--runs', str(tmp_path)])
-    assert capsys.readouterr().err.startswith('error: ')
