@@ -48,6 +48,7 @@ def parse_args(argv=None):
     p.add_argument('--pairs', type=cli.positive_int, default=2000,
                    help='number of 50/50 test-image blends (default %(default)s)')
     p.add_argument('--out', default='results/signature.md')
+    p.add_argument('--no-progress', action='store_true', help='no progress bars')
     cli.add_weights_root(p)
     cli.add_data_root(p)
     cli.add_gpus(p)
@@ -89,7 +90,7 @@ def main(argv=None):
             spec['config'].describe()))
     authors = _authors_weights(args.authors, args.authors_dataset, [spec for spec, *_ in runs])
     jobs = [({'model': m, 'label_set': ls}, None, "the authors' release",
-             "the paper's full schema, as the paper reports") for m, ls in authors] + runs
+             "released (the paper reports its full schema)") for m, ls in authors] + runs
     if not jobs:
         raise UserError('nothing to compare: no run folder with weights (--runs) and no '
                         "authors' weights (--authors)")
@@ -103,7 +104,8 @@ def main(argv=None):
                            root=args.weights_root)
         net.hybridize(static_alloc=True, static_shape=True)
         row = dict(model=spec['model'], label_set=label_set, weights=weights, training=training)
-        row.update(prediction_signature(net, *datasets[label_set], pairs=args.pairs, ctx=ctx))
+        row.update(prediction_signature(net, *datasets[label_set], pairs=args.pairs, ctx=ctx,
+                                         progress=not args.no_progress))
         print('%s, %s: %s' % (spec['model'], weights, ', '.join(
             '%s %.3f' % (k, v) for k, v in row.items() if isinstance(v, float))), flush=True)
         rows.append(row)

@@ -41,7 +41,8 @@ def blend_pairs(images, labels, pairs):
     return np.rint(blended).astype(np.uint8), labels[first], labels[first + 1]
 
 
-def prediction_signature(net, test_set, train_set=None, pairs=2000, batch_size=500, ctx=None):
+def prediction_signature(net, test_set, train_set=None, pairs=2000, batch_size=500, ctx=None,
+                         progress=False):
     """The fit and confidence of ``net`` on :mod:`gluon_pydmn.data` datasets.
 
     Parameters
@@ -53,6 +54,8 @@ def prediction_signature(net, test_set, train_set=None, pairs=2000, batch_size=5
         training-set error.
     pairs : int
         Number of 50/50 blends of test images (consecutive images with different labels).
+    progress : bool
+        Progress bars while predicting.
 
     Returns
     -------
@@ -63,18 +66,19 @@ def prediction_signature(net, test_set, train_set=None, pairs=2000, batch_size=5
         (percent of test images with a top probability above 0.99) and ``blend_loss``
         (mean cross-entropy of the blends against half of each label, nats).
     """
-    logits = predict(net, test_set.images, batch_size, ctx)
+    logits = predict(net, test_set.images, batch_size, ctx, progress, 'test set')
     labels = np.asarray(test_set.labels)
     prob = _softmax(logits.astype(np.float64))
     top = prob.max(axis=1)
     blended, first, second = blend_pairs(test_set.images, labels, pairs)
-    blend = _softmax(predict(net, blended, batch_size, ctx).astype(np.float64))
+    blend = _softmax(predict(net, blended, batch_size, ctx, progress, 'blends').astype(np.float64))
     rows = np.arange(len(first))
     tiny = np.finfo(np.float64).tiny  # a probability that underflowed to 0 costs ~708 nats
     return {
         'test_error': error_rate(logits, labels),
-        'train_error': (error_rate(predict(net, train_set.images, batch_size, ctx),
-                                   train_set.labels) if train_set is not None else None),
+        'train_error': (error_rate(predict(net, train_set.images, batch_size, ctx, progress,
+                                           'training set'), train_set.labels)
+                        if train_set is not None else None),
         'test_nll': float(-np.log(np.maximum(prob[np.arange(len(labels)), labels], tiny)).mean()),
         'confidence': float(top.mean()),
         'sure_share': float(100 * (top > 0.99).mean()),
