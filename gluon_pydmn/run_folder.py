@@ -29,7 +29,8 @@ from .utils import atomic_path, mxnet_error_reason, params_file_problem, write_t
 __all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'SUMMARY_FILE', 'HISTORY_FILE', 'Checkpoint',
            'RunFolderLock', 'check_writable', 'write_run_info', 'write_history', 'read_history',
            'read_run', 'read_run_spec', 'read_summary_spec', 'is_final', 'is_finished',
-           'run_result', 'history_markdown', 'summary_header', 'write_summary', 'current_weights']
+           'run_result', 'history_markdown', 'summary_header', 'write_summary', 'current_weights',
+           'stale_input_batchnorm', 'stale_note']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'
@@ -51,14 +52,44 @@ def read_run(out_dir):
 
 def read_history(out_dir):
     """A run folder's ``history.csv``: one dict per finished epoch, with numeric ``epoch``,
-    ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup``."""
+    ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup`` and
+    ``stale_input_bn`` (for a history written before that column, whether the run's current
+    weights have a stale input BatchNorm, :func:`stale_input_batchnorm`)."""
     path = os.path.join(out_dir, HISTORY_FILE)
     if not os.path.isfile(path):
         raise NotARunFolderError('%s is missing: is %s a run folder of experiments/train.py with '
                                 'one finished epoch at least?' % (path, out_dir))
     with open(path, newline='') as f:
-        return [{k: (v == 'True' if k == 'mixup' else int(v) if k == 'epoch' else float(v))
+        rows = [{k: (v == 'True' if k in _BOOLEAN_COLUMNS else int(v) if k == 'epoch' else float(v))
                  for k, v in row.items()} for row in csv.DictReader(f)]
+    if rows and 'stale_input_bn' not in rows[0]:
+        # written before the input BatchNorm fix: the weights tell whether it matters
+        try:
+            stale = stale_input_batchnorm(current_weights(out_dir)[0])
+        except NotARunFolderError:
+            stale = False
+        rows = [dict(row, stale_input_bn=stale) for row in rows]
+    return rows
+
+
+_BOOLEAN_COLUMNS = ('mixup', 'stale_input_bn')
+
+
+def stale_input_batchnorm(params_path):
+    """Whether the weights in ``params_path`` have an input BatchNorm (``features.0``, as in
+    this package's networks and GluonCV's CIFAR ResNet v2) still at its initial running
+    statistics, mean 0 and variance 1.
+
+    Weights trained with this package before the input BatchNorm's fix look like this: MXNet's
+    CPU BatchNorm updates its running statistics in the backward pass, which that layer never
+    got (see :func:`gluon_pydmn.train.train`). Tested with them, the network sees inputs
+    shifted and scaled unlike in training, and its test error is too high.
+    """
+    weights = mx.nd.load(params_path)
+    mean, var = weights.get('features.0.running_mean'), weights.get('features.0.running_var')
+    if mean is None or var is None:
+        return False
+    return bool((mean == 0).asnumpy().all() and (var == 1).asnumpy().all())
 
 
 def read_run_spec(out_dir):
@@ -149,11 +180,14 @@ def run_result(history):
     dict
         ``last_epoch``, ``last_error``, ``best_epoch`` and ``best_error`` (test error in
         percent; the earliest epoch wins a tie). The authors' notebook reported the best
-        epoch's accuracy; the last epoch is what ``final.params`` holds.
+        epoch's accuracy; the last epoch is what ``final.params`` holds. Epochs tested with a
+        stale input BatchNorm (:func:`stale_input_batchnorm`) compete for the best only when
+        no other epoch was tested.
     """
     if not history:
         raise ValueError('the run has no finished epoch yet')
-    best = min(history, key=lambda r: (float(r['test_error']), int(r['epoch'])))
+    valid = [r for r in history if not r.get('stale_input_bn')] or history
+    best = min(valid, key=lambda r: (float(r['test_error']), int(r['epoch'])))
     return {'last_epoch': int(history[-1]['epoch']), 'last_error': float(history[-1]['test_error']),
             'best_epoch': int(best['epoch']), 'best_error': float(best['test_error'])}
 
@@ -162,10 +196,26 @@ def history_markdown(history):
     """A markdown table of :func:`~gluon_pydmn.train.train`'s per-epoch rows."""
     lines = ['| epoch | lr | mixup | train loss | test error (%) | seconds |',
              '|---:|---:|---|---:|---:|---:|']
-    lines += ['| %d | %g | %s | %.4f | %.2f | %.0f |'
+    lines += ['| %d | %g | %s | %.4f | %.2f%s | %.0f |'
               % (r['epoch'], r['lr'], 'yes' if r['mixup'] else 'no', r['train_loss'],
-                 r['test_error'], r['seconds']) for r in history]
+                 r['test_error'], STALE_MARK if r.get('stale_input_bn') else '', r['seconds'])
+              for r in history]
+    stale = [r['epoch'] for r in history if r.get('stale_input_bn')]
+    if stale:
+        lines.append('\n%s %s' % (STALE_MARK, stale_note(stale)))
     return '\n'.join(lines) + '\n'
+
+
+STALE_MARK = '†'
+
+
+def stale_note(epochs):
+    """What a reader must know about the test errors of ``epochs``, tested with a stale input
+    BatchNorm (:func:`stale_input_batchnorm`)."""
+    return ('Epochs %d-%d were tested with the input BatchNorm still at its initial statistics '
+            '(mean 0, variance 1): a bug of the training loop before its fix, see '
+            'docs/training.md. Their test errors are too high; training itself was not affected.'
+            % (min(epochs), max(epochs)))
 
 
 def summary_header(model, label_set, command, config, train_images, note=''):
@@ -184,11 +234,18 @@ def write_summary(out_dir, header, history):
     """``summary.md``: ``header`` (:func:`summary_header`), the last and best epoch's test
     error, and the per-epoch table (:func:`history_markdown`)."""
     result = run_result(history)
+    stale = [r for r in history if r.get('stale_input_bn')]
+    caveat = ''
+    if len(stale) == len(history):
+        caveat = ' All epochs were tested with a stale input BatchNorm (%s).' % STALE_MARK
+    elif stale:
+        caveat = (' The best epoch is taken from the epochs tested after the input BatchNorm fix '
+                  '(%s marks the others).' % STALE_MARK)
     text = (header.replace('{epochs_done}', str(history[-1]['epoch']))
             .replace('{date}', datetime.date.today().isoformat())
             .replace('{result}', 'Test error: %.2f%% at the last epoch (%d), %.2f%% at the best '
-                     'epoch (%d).' % (result['last_error'], result['last_epoch'],
-                                      result['best_error'], result['best_epoch'])))
+                     'epoch (%d).%s' % (result['last_error'], result['last_epoch'],
+                                        result['best_error'], result['best_epoch'], caveat)))
     write_text(os.path.join(out_dir, SUMMARY_FILE), text + history_markdown(history))
 
 

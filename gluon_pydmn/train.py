@@ -24,8 +24,8 @@ from .data import check_raw_dataset, normalize_images, random_crop_flip
 from .evaluate import error_rate, predict
 from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, RunFolderBusyError,
                      RunFolderNotWritableError, TrainingDivergedError)
-from .run_folder import (Checkpoint, RunFolderLock, check_writable, is_final, write_history,
-                         write_run_info)
+from .run_folder import (Checkpoint, RunFolderLock, check_writable, is_final,
+                         stale_input_batchnorm, write_history, write_run_info)
 from .schema import TrainConfig
 from .utils import context_list
 
@@ -136,7 +136,9 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     list of dict
         One row per finished epoch (all of them, also those of earlier calls): ``epoch``
         (1-based), ``lr`` (the optimizer's), ``mixup`` (whether batches were mixed),
-        ``train_loss``, ``test_error`` (percent), ``seconds``.
+        ``train_loss``, ``test_error`` (percent), ``seconds``, ``stale_input_bn`` (whether
+        the test ran with the input BatchNorm's initial statistics: only epochs of checkpoints
+        written before that fix, see :func:`~gluon_pydmn.run_folder.stale_input_batchnorm`).
     """
     config = config or TrainConfig()
     contexts = context_list(ctx)
@@ -191,6 +193,10 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
     if state is not None:
         checkpoint.restore(net, trainer, state, contexts)
         log('resuming %s after epoch %d of %d' % (out_dir, state['epoch'], config.epochs))
+        if state['history'] and 'stale_input_bn' not in state['history'][0]:
+            # a checkpoint from before the input BatchNorm fix (see the loop below)
+            stale = stale_input_batchnorm(os.path.join(out_dir, state['params']))
+            state['history'] = [dict(r, stale_input_bn=stale) for r in state['history']]
     else:
         state = dict(run, config=config.to_dict(), epoch=0, history=[])
     state.update(label_set=run['label_set'], train_images=run['train_images'])
@@ -216,6 +222,12 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
             mixed = mixed or bool(lam < 1)
             x, soft = mixup(x, y, classes, lam)
             xs, softs = (gluon.utils.split_and_load(a, contexts) for a in (x, soft))
+            for xi in xs:
+                # MXNet's CPU BatchNorm updates its running statistics in the backward pass
+                # (apache/mxnet#18673). The input BatchNorm (no gamma or beta, data without
+                # gradient) gets none, so it kept its initial 0/1 and every test ran on
+                # mis-scaled inputs. A gradient on the input gives it its backward pass.
+                xi.attach_grad()
             with autograd.record():
                 losses = [loss_fn(net(xi), si) for xi, si in zip(xs, softs)]
             autograd.backward(losses)
@@ -239,7 +251,7 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
         # what ran: the optimizer's learning rate and whether batches were mixed
         row = {'epoch': epoch + 1, 'lr': trainer.learning_rate, 'mixup': mixed,
                'train_loss': total / steps, 'test_error': test_error,
-               'seconds': round(time.time() - start, 1)}
+               'seconds': round(time.time() - start, 1), 'stale_input_bn': False}
         state = dict(state, epoch=epoch + 1, history=state['history'] + [row])
         checkpoint.save(net, trainer, state)
         write_history(out_dir, state['history'], title)

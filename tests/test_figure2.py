@@ -115,3 +115,35 @@ def test_training_index_lists_older_runs_from_what_they_recorded(two_runs, tmp_p
         assert row == [full_row]
     else:  # nothing left that says what the run was: its results only
         assert row[0].startswith('| old-run |  | see its summary.md |  |  | 2 of ? |')
+
+def test_finished_runs_from_before_the_input_batchnorm_fix_are_marked(two_runs, tmp_path):
+    """A finished run written before the ``stale_input_bn`` column, whose final weights still
+    have the input BatchNorm's initial statistics: every epoch is marked in the run index and
+    the figure caption. The same run with trained statistics is not."""
+    import csv
+    import shutil
+    import mxnet as mx
+    from gluon_pydmn.run_folder import read_history
+    old = tmp_path / 'pre-fix'
+    shutil.copytree(two_runs[1], old)
+    with open(old / 'history.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]['stale_input_bn'] == 'False'
+    with open(old / 'history.csv', 'w', newline='') as f:
+        writer = csv.DictWriter(f, [k for k in rows[0] if k != 'stale_input_bn'],
+                                extrasaction='ignore')
+        writer.writeheader()
+        writer.writerows(rows)
+    assert [r['stale_input_bn'] for r in read_history(str(old))] == [False, False]
+    weights = mx.nd.load(str(old / 'final.params'))
+    weights['features.0.running_mean'][:] = 0
+    weights['features.0.running_var'][:] = 1
+    mx.nd.save(str(old / 'final.params'), weights)
+    assert [r['stale_input_bn'] for r in read_history(str(old))] == [True, True]
+    table = runs_markdown([str(old), two_runs[0]])
+    stale_row, clean_row = [l for l in table.splitlines() if l.startswith('| ') and 'folder' not in l]
+    assert stale_row.count('†') == 2 and '†' not in clean_row
+    assert 'Runs with such epochs: pre-fix;' in table
+    caption = ' '.join(t.get_text() for t in plot_training_curves([str(old)]).texts)
+    assert 'Epochs 1-2 were tested with the input BatchNorm still at its initial statistics' \
+        in caption.replace('\n', ' ')

@@ -13,7 +13,8 @@ from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.errors import UserError
 from gluon_pydmn.evaluate import error_rate, predict
 from gluon_pydmn.errors import ConfigError
-from gluon_pydmn.run_folder import is_finished, read_run, read_run_spec, run_result
+from gluon_pydmn.run_folder import (is_finished, read_history, read_run, read_run_spec,
+                                    run_result, stale_input_batchnorm)
 from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
                                TrainConfig, TrainingDivergedError, mixup, train)
 from gluon_pydmn.train_options import config_from_args
@@ -73,6 +74,15 @@ def test_run_result_gives_last_and_earliest_best_epoch():
                                        'best_epoch': 1, 'best_error': 30.0}
     with pytest.raises(ValueError, match='no finished epoch'):
         run_result([])
+
+
+def test_run_result_skips_epochs_tested_with_a_stale_input_batchnorm():
+    history = [{'epoch': 1, 'test_error': 9.0, 'stale_input_bn': True},
+               {'epoch': 2, 'test_error': 12.0, 'stale_input_bn': False},
+               {'epoch': 3, 'test_error': 11.0, 'stale_input_bn': False}]
+    assert run_result(history) == {'last_epoch': 3, 'last_error': 11.0,
+                                   'best_epoch': 3, 'best_error': 11.0}
+    assert run_result(history[:1])['best_epoch'] == 1  # nothing else to choose from
 
 
 @pytest.mark.parametrize('bad', [dict(epochs=0), dict(batch_size=0), dict(learning_rate=-1),
@@ -370,6 +380,41 @@ def test_interrupted_train_script_leaves_an_up_to_date_summary(data_root, tmp_pa
         summary = f.read()
     assert '1 of 3 epochs done' in summary and '\n| 1 | 0.1 | no |' in summary
     assert '\n| 2 |' not in summary
+
+
+def test_resuming_a_checkpoint_with_a_stale_input_batchnorm_marks_its_epochs(data_root,
+                                                                           tmp_path):
+    """A checkpoint written before the input BatchNorm fix (its running statistics still 0 and
+    1, no ``stale_input_bn`` column) resumes; its epochs are marked in the history, the
+    summary and the best-epoch choice, and the resumed run's input BatchNorm is trained."""
+    out = str(tmp_path / 'run')
+    args = ['--model', 'mobilenet_29_0.5', '--data-root', data_root, '--out', out, '--epochs', '3',
+            '--batch-size', '64', '--limit-train', '128', '--no-progress', '--mixup-alpha', '0']
+    train_script.main(args + ['--stop-after', '1'])
+    with open(os.path.join(out, 'state.json')) as f:
+        state = json.load(f)
+    params = os.path.join(out, state['params'])
+    assert not stale_input_batchnorm(params)
+    weights = mx.nd.load(params)  # make it look like a checkpoint of the old loop
+    weights['features.0.running_mean'][:] = 0
+    weights['features.0.running_var'][:] = 1
+    mx.nd.save(params, weights)
+    for row in state['history']:
+        del row['stale_input_bn']
+    with open(os.path.join(out, 'state.json'), 'w') as f:
+        json.dump(state, f)
+    assert stale_input_batchnorm(params)
+    history = train_script.main(args)
+    assert [r['stale_input_bn'] for r in history] == [True, False, False]
+    assert [r['stale_input_bn'] for r in read_history(out)] == [True, False, False]
+    assert not stale_input_batchnorm(os.path.join(out, 'final.params'))
+    assert run_result(history)['best_epoch'] in (2, 3)
+    with open(os.path.join(out, 'summary.md')) as f:
+        summary = f.read()
+    assert '| 1 | 0.1 | no | %.4f | %.2f† |' % (history[0]['train_loss'],
+                                                history[0]['test_error']) in summary
+    assert 'The best epoch is taken from the epochs tested after the input BatchNorm fix' in summary
+    assert '† Epochs 1-1 were tested with the input BatchNorm still at its initial' in summary
 
 
 def test_train_script_names_valid_models(data_root, tmp_path):

@@ -205,6 +205,27 @@ def test_learning_rate_decay_reaches_the_optimizer(run):
     assert [r['mixup'] for r in rows] == [str(m) for m in SCHEDULED_MIXUP]
 
 
+def test_the_input_batchnorm_keeps_running_statistics_of_the_training_inputs(run):
+    """The first BatchNorm normalises the data itself; its saved running statistics must be
+    the moving average (momentum 0.9, from 0 and 1) of every training batch's mean and
+    variance. MXNet's CPU BatchNorm updates them in the backward pass, which a BatchNorm
+    without gamma/beta on an input without gradient never gets: the loop once left them at
+    0 and 1, and every test then ran on mis-scaled inputs."""
+    mean, var = np.zeros(3), np.ones(3)
+    for epoch in run['epochs']:
+        for x in epoch['inputs']:
+            mean = 0.9 * mean + 0.1 * x.mean(axis=(0, 2, 3))
+            var = 0.9 * var + 0.1 * x.var(axis=(0, 2, 3))
+    assert len(run['epochs']) == 3 and sum(len(e['inputs']) for e in run['epochs']) == 3 * STEPS
+    net = _net(0)
+    net.load_parameters(str(run['folder'] / 'final.params'))
+    saved_mean = net.stem_bn.running_mean.data().asnumpy()
+    saved_var = net.stem_bn.running_var.data().asnumpy()
+    assert np.abs(saved_mean - mean).max() < 1e-4 and np.abs(saved_var / var - 1).max() < 1e-4, (
+        'the input BatchNorm saved running mean %s / variance %s; the training inputs\' moving '
+        'averages are %s / %s' % (saved_mean, saved_var, mean, var))
+
+
 def test_a_resumed_epoch_sees_the_data_of_the_uninterrupted_run(run):
     (again,), uninterrupted = run['resumed'], run['epochs'][1]
     assert again['epoch'] == 2

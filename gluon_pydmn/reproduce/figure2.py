@@ -11,7 +11,7 @@ import textwrap
 from matplotlib.figure import Figure
 
 from ..catalog import display_name
-from ..run_folder import read_run, run_result
+from ..run_folder import read_run, run_result, stale_note
 
 __all__ = ['plot_training_curves']
 
@@ -44,11 +44,13 @@ def plot_training_curves(run_dirs, footer=None):
         loss_ax.plot(epochs, [r['train_loss'] for r in history], color=color, label=label)
         error_ax.plot(epochs, [r['test_error'] for r in history], color=color, label=label)
         result = run_result(history)
+        stale = [r['epoch'] for r in history if r['stale_input_bn']]
         caption.append('%s on %s, %d training images: %s. %d of %d epochs done; test error '
-                       '%.2f%% at the last epoch, %.2f%% at the best (epoch %d).'
+                       '%.2f%% at the last epoch, %.2f%% at the best (epoch %d).%s'
                        % (display_name(run['model']), run['label_set'], run['train_images'],
                           run['schema'], result['last_epoch'], run['config']['epochs'],
-                          result['last_error'], result['best_error'], result['best_epoch']))
+                          result['last_error'], result['best_error'], result['best_epoch'],
+                          ' ' + stale_note(stale) if stale else ''))
     for ax, ylabel in ((loss_ax, 'training loss (soft-label cross-entropy while mixup is on)'),
                        (error_ax, 'test error (%)')):
         ax.set_xlabel('epoch')

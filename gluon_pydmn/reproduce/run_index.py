@@ -7,7 +7,8 @@ import os
 
 from ..catalog import MODEL_CFGS, display_name
 from ..errors import NotARunFolderError
-from ..run_folder import HISTORY_FILE, read_history, read_run_spec, read_summary_spec, run_result
+from ..run_folder import (HISTORY_FILE, STALE_MARK, read_history, read_run_spec, read_summary_spec,
+                          run_result)
 from .paper import table3_error
 
 __all__ = ['runs_markdown', 'index_markdown']
@@ -37,22 +38,34 @@ def runs_markdown(run_dirs, paper_error=None):
     lines = ['| run folder | network | data | training images | schema | epochs done | '
              'last-epoch error (%) | best-epoch error (%) | paper (%) |',
              '|---|---|---|---:|---|---:|---:|---:|---:|']
+    stale_runs = []
     for folder in run_dirs:
         if not os.path.isfile(os.path.join(folder, HISTORY_FILE)):
             continue
-        result = run_result(read_history(folder))
+        history = read_history(folder)
+        result = run_result(history)
+        stale = {r['epoch'] for r in history if r['stale_input_bn']}
+        if stale:
+            stale_runs.append(os.path.basename(os.path.normpath(folder)))
         try:
             spec = read_run_spec(folder)
         except NotARunFolderError:
             spec = read_summary_spec(folder)
         paper = (paper_error(spec['model'], spec['label_set'])
                  if paper_error and spec['label_set'] else None)
-        lines.append('| %s | %s | %s | %s | %s | %d of %s | %.2f | %.2f (epoch %d) | %s |' % (
+        mark = lambda epoch: STALE_MARK if epoch in stale else ''
+        lines.append('| %s | %s | %s | %s | %s | %d of %s | %.2f%s | %.2f%s (epoch %d) | %s |' % (
             os.path.basename(os.path.normpath(folder)), display_name(spec['model'] or ''),
             spec['label_set'] or 'see its summary.md', spec['train_images'] or '',
             spec['config'].describe() if spec['config'] else '', result['last_epoch'],
             spec['config'].epochs if spec['config'] else '?', result['last_error'],
-            result['best_error'], result['best_epoch'], '' if paper is None else '%.2f' % paper))
+            mark(result['last_epoch']), result['best_error'], mark(result['best_epoch']),
+            result['best_epoch'], '' if paper is None else '%.2f' % paper))
+    if stale_runs:
+        lines.append('\n%s Tested with the input BatchNorm still at its initial statistics (mean '
+                     '0, variance 1), a bug of the training loop before its fix (docs/training.md): '
+                     'too high. Training itself was not affected. Runs with such epochs: %s; '
+                     'their summary.md lists which.' % (STALE_MARK, ', '.join(stale_runs)))
     return '\n'.join(lines) + '\n'
 
 
