@@ -6,12 +6,12 @@ from .cpu import configure_cpu
 from .data import CIFAR10, CIFAR100, test_transform, train_transform
 from .deployment import deploy
 from .export import export_mxnet, export_onnx
-from .model_zoo import (CoarseLabelWarning, get_cifar_net, get_model, get_model_list,
-                        load_trained, pretrained_cfg)
+from .model_zoo import (CoarseLabelWarning, StaleInputBatchNormWarning, get_cifar_net, get_model,
+                        get_model_list, load_trained, pretrained_cfg)
 
 __all__ = ['ConvMain', 'DepthwiseMain', 'PyramidDepthwise', 'ResidualBlock', 'CIFARNet',
            'count_flops', 'count_params', 'configure_cpu', 'CIFAR10', 'CIFAR100',
            'test_transform', 'train_transform', 'deploy', 'export_mxnet', 'export_onnx',
-           'CoarseLabelWarning', 'get_cifar_net', 'get_model', 'get_model_list', 'load_trained',
-           'pretrained_cfg']
+           'CoarseLabelWarning', 'StaleInputBatchNormWarning', 'get_cifar_net', 'get_model',
+           'get_model_list', 'load_trained', 'pretrained_cfg']
 __version__ = '0.1.0'

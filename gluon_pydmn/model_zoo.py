@@ -24,7 +24,8 @@ from .catalog import label_set as _label_set
 from .cifar_net import CIFARNet
 from .errors import CheckpointError, CheckpointNotFoundError, UnknownNameError
 from .pretrained import PretrainedCfg, load_pretrained, pretrained_cfg, released_label_set
-from .utils import context_list, mxnet_error_reason, params_file_problem
+from .utils import (context_list, input_batchnorm_untrained, mxnet_error_reason,
+                    params_file_problem)
 
 __all__ = ['FAMILIES', 'MODEL_CFGS', 'ModelCfg', 'PretrainedCfg', 'CoarseLabelWarning',
            'get_model', 'get_model_list', 'get_cifar_net', 'pretrained_cfg', 'load_trained']
@@ -32,6 +33,11 @@ __all__ = ['FAMILIES', 'MODEL_CFGS', 'ModelCfg', 'PretrainedCfg', 'CoarseLabelWa
 
 class CoarseLabelWarning(UserWarning):
     """Loaded weights predict CIFAR-100's 20 coarse labels, not the 100 fine ones."""
+
+
+class StaleInputBatchNormWarning(UserWarning):
+    """Loaded weights were trained before the input BatchNorm fix: that layer still has its
+    initial running statistics, and the network's test error is too high."""
 
 
 def get_model_list(include_gluoncv=False):
@@ -134,6 +140,12 @@ def _load_checkpoint(net, name, classes, path, ctx):
         raise CheckpointError('cannot load %s as %s with %d outputs (%s); is it a checkpoint of '
                               'this model and label set?' % (path, name, classes,
                                                              mxnet_error_reason(e))) from None
+    if input_batchnorm_untrained(keys):
+        warnings.warn(StaleInputBatchNormWarning(
+            '%s was trained before the fix of the input BatchNorm (docs/training.md): that layer '
+            'still has its initial running statistics (mean 0, variance 1), so the network\'s '
+            'test error is too high. Train it again, or resume its run folder, which trains the '
+            'layer from the next step on' % path), stacklevel=3)
 
 
 def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoint_path=None,

@@ -24,7 +24,8 @@ from .counting import count_params
 from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, NotARunFolderError,
                      RunFolderBusyError, RunFolderNotWritableError)
 from .schema import TrainConfig
-from .utils import atomic_path, mxnet_error_reason, params_file_problem, write_text
+from .utils import (atomic_path, input_batchnorm_untrained, mxnet_error_reason,
+                    params_file_problem, write_text)
 
 __all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'SUMMARY_FILE', 'HISTORY_FILE', 'Checkpoint',
            'RunFolderLock', 'check_writable', 'write_run_info', 'write_history', 'read_history',
@@ -85,11 +86,7 @@ def stale_input_batchnorm(params_path):
     got (see :func:`gluon_pydmn.train.train`). Tested with them, the network sees inputs
     shifted and scaled unlike in training, and its test error is too high.
     """
-    weights = mx.nd.load(params_path)
-    mean, var = weights.get('features.0.running_mean'), weights.get('features.0.running_var')
-    if mean is None or var is None:
-        return False
-    return bool((mean == 0).asnumpy().all() and (var == 1).asnumpy().all())
+    return input_batchnorm_untrained(mx.nd.load(params_path))
 
 
 def read_run_spec(out_dir):

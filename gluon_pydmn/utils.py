@@ -126,3 +126,14 @@ def mxnet_error_reason(error):
     lines = [line for line in lines if line and not line.startswith(('Traceback', 'File "'))]
     reason = lines[-1] if lines else type(error).__name__
     return reason[len('MXNetError: '):] if reason.startswith('MXNetError: ') else reason
+
+
+def input_batchnorm_untrained(weights):
+    """Whether ``weights`` (a ``.params`` file as loaded by ``mx.nd.load``) have an input
+    BatchNorm (``features.0``, as in this package's networks and GluonCV's CIFAR ResNet v2)
+    still at its initial running statistics, mean 0 and variance 1: trained by this package's
+    loop before its fix of 2026-12-02 (see :func:`gluon_pydmn.train.train`)."""
+    mean, var = weights.get('features.0.running_mean'), weights.get('features.0.running_var')
+    if mean is None or var is None:
+        return False
+    return bool((mean == 0).asnumpy().all() and (var == 1).asnumpy().all())

@@ -404,10 +404,15 @@ def test_resuming_a_checkpoint_with_a_stale_input_batchnorm_marks_its_epochs(dat
     with open(os.path.join(out, 'state.json'), 'w') as f:
         json.dump(state, f)
     assert stale_input_batchnorm(params)
+    with pytest.warns(g.StaleInputBatchNormWarning, match='trained before the fix of the input'):
+        g.get_model('mobilenet_29_0.5', checkpoint_path=params)
     history = train_script.main(args)
     assert [r['stale_input_bn'] for r in history] == [True, False, False]
     assert [r['stale_input_bn'] for r in read_history(out)] == [True, False, False]
     assert not stale_input_batchnorm(os.path.join(out, 'final.params'))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', g.StaleInputBatchNormWarning)
+        g.load_trained('mobilenet_29_0.5', checkpoint_path=os.path.join(out, 'final.params'))
     assert run_result(history)['best_epoch'] in (2, 3)
     with open(os.path.join(out, 'summary.md')) as f:
         summary = f.read()
