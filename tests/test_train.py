@@ -170,6 +170,25 @@ def test_resume_is_exact_under_the_papers_schema(data_root, tmp_path):
     assert resumed_history == [dict(r, seconds=q['seconds']) for r, q in zip(history, resumed_history)]
 
 
+@pytest.mark.parametrize('name', g.get_model_list() + ['cifar_resnet20_v2'])
+def test_training_trains_every_batchnorm(name, tiny_data, tmp_path):
+    """After one short epoch, every BatchNorm's saved running statistics have left their
+    initial 0 and 1, for every zoo network and a GluonCV CIFAR ResNet v2 (whose first layer is,
+    as in ours, a BatchNorm without gamma or beta on the data, which MXNet's CPU BatchNorm
+    once left untrained)."""
+    net = g.get_model(name, fast=True) if name in g.get_model_list() else g.get_model(name)
+    config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01, lr_decay_epochs=(),
+                         mixup_off_last_epochs=0)
+    train(net, *tiny_data, str(tmp_path), config, progress=False, log=lambda message: None)
+    weights = mx.nd.load(str(tmp_path / 'final.params'))
+    untrained = [key for key, value in sorted(weights.items())
+                 if (key.endswith('running_mean') and (value == 0).asnumpy().all())
+                 or (key.endswith('running_var') and (value == 1).asnumpy().all())]
+    assert sum(key.endswith('running_mean') for key in weights) > 10
+    assert not untrained, '%s: running statistics never updated in training: %s' % (name,
+                                                                                    untrained)
+
+
 def test_checkpoint_of_another_run_is_refused(tiny_data, tmp_path):
     config = TrainConfig(**dict(TINY, epochs=1))
     train(_net(), *tiny_data, str(tmp_path), config, progress=False)
