@@ -22,7 +22,7 @@ from gluon_pydmn.data import get_dataset
 from gluon_pydmn.errors import UnknownNameError, UserError
 from gluon_pydmn.model_zoo import get_model_list, load_trained
 from gluon_pydmn.reproduce.signature import prediction_signature, signature_markdown
-from gluon_pydmn.run_folder import current_weights, read_run_spec
+from gluon_pydmn.run_folder import current_weights, read_run_spec, stale_input_batchnorm
 from gluon_pydmn.utils import command_line, write_text
 
 RELEASED = ('cifar10', 'cifar100-coarse')  # the label sets the authors released weights for
@@ -103,7 +103,8 @@ def main(argv=None):
         net = load_trained(spec['model'], label_set, checkpoint_path=path, ctx=ctx,
                            root=args.weights_root)
         net.hybridize(static_alloc=True, static_shape=True)
-        row = dict(model=spec['model'], label_set=label_set, weights=weights, training=training)
+        row = dict(model=spec['model'], label_set=label_set, weights=weights, training=training,
+                   stale_input_bn=path is not None and stale_input_batchnorm(path))
         row.update(prediction_signature(net, *datasets[label_set], pairs=args.pairs, ctx=ctx,
                                          progress=not args.no_progress))
         print('%s, %s: %s' % (spec['model'], weights, ', '.join(

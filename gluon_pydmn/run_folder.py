@@ -55,7 +55,9 @@ def read_history(out_dir):
     """A run folder's ``history.csv``: one dict per finished epoch, with numeric ``epoch``,
     ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup`` and
     ``stale_input_bn`` (for a history written before that column, whether the run's current
-    weights have a stale input BatchNorm, :func:`stale_input_batchnorm`)."""
+    weights have a stale input BatchNorm, :func:`stale_input_batchnorm`; when no weights are
+    left to tell, every epoch is marked, as the loop before the fix left that layer untrained
+    on every CPU)."""
     path = os.path.join(out_dir, HISTORY_FILE)
     if not os.path.isfile(path):
         raise NotARunFolderError('%s is missing: is %s a run folder of experiments/train.py with '
@@ -64,11 +66,12 @@ def read_history(out_dir):
         rows = [{k: (v == 'True' if k in _BOOLEAN_COLUMNS else int(v) if k == 'epoch' else float(v))
                  for k, v in row.items()} for row in csv.DictReader(f)]
     if rows and 'stale_input_bn' not in rows[0]:
-        # written before the input BatchNorm fix: the weights tell whether it matters
+        # written before the input BatchNorm fix: the weights tell whether it matters (a run
+        # trained on a GPU has the statistics); without weights nothing clears the epochs
         try:
             stale = stale_input_batchnorm(current_weights(out_dir)[0])
         except NotARunFolderError:
-            stale = False
+            stale = True
         rows = [dict(row, stale_input_bn=stale) for row in rows]
     return rows
 

@@ -147,3 +147,9 @@ def test_finished_runs_from_before_the_input_batchnorm_fix_are_marked(two_runs, 
     caption = ' '.join(t.get_text() for t in plot_training_curves([str(old)]).texts)
     assert 'Epochs 1-2 were tested with the input BatchNorm still at its initial statistics' \
         in caption.replace('\n', ' ')
+    # with its weights gone nothing clears it: a CPU run of the loop before the fix
+    (old / 'final.params').unlink()
+    (old / 'state.json').unlink()
+    assert [r['stale_input_bn'] for r in read_history(str(old))] == [True, True]
+    row = [l for l in runs_markdown([str(old)]).splitlines() if l.startswith('| pre-fix')]
+    assert len(row) == 1 and row[0].count('†') == 2
