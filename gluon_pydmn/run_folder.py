@@ -207,15 +207,17 @@ def history_markdown(history):
 
 
 STALE_MARK = '†'
+STALE_CAUSE = ('the input BatchNorm still at its initial statistics (mean 0, variance 1): a bug '
+               'of the training loop before its fix, see docs/training.md')
+STALE_CONSEQUENCE = 'Their test errors are too high; training itself was not affected.'
 
 
 def stale_note(epochs):
     """What a reader must know about the test errors of ``epochs``, tested with a stale input
-    BatchNorm (:func:`stale_input_batchnorm`)."""
-    return ('Epochs %d-%d were tested with the input BatchNorm still at its initial statistics '
-            '(mean 0, variance 1): a bug of the training loop before its fix, see '
-            'docs/training.md. Their test errors are too high; training itself was not affected.'
-            % (min(epochs), max(epochs)))
+    BatchNorm (:func:`stale_input_batchnorm`). The run index and ``results/signature.md`` say
+    it with the same :data:`STALE_CAUSE`."""
+    return 'Epochs %d-%d were tested with %s. %s' % (min(epochs), max(epochs), STALE_CAUSE,
+                                                      STALE_CONSEQUENCE)
 
 
 def summary_header(model, label_set, command, config, train_images, note=''):

@@ -65,3 +65,13 @@ def load_pretrained_quietly(name, classes, root, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', CoarseLabelWarning)
         return get_model(name, classes=classes, pretrained=True, root=root, **kwargs)
+
+
+def reset_input_batchnorm(params_path):
+    """Rewrite the weights at ``params_path`` with the input BatchNorm's running statistics at
+    their initial values (mean 0, variance 1), as the training loop left them before its fix."""
+    import mxnet as mx
+    weights = mx.nd.load(str(params_path))
+    weights['features.0.running_mean'][:] = 0
+    weights['features.0.running_var'][:] = 1
+    mx.nd.save(str(params_path), weights)

@@ -10,7 +10,7 @@ from gluon_pydmn.reproduce.figure2 import plot_training_curves
 from gluon_pydmn.reproduce.run_index import runs_markdown
 from gluon_pydmn.run_folder import read_run
 
-from conftest import load_script
+from conftest import load_script, reset_input_batchnorm
 
 index_runs, plot_figure2, train_script = (load_script(n) for n in ('index_runs', 'plot_figure2',
                                                                   'train'))
@@ -122,7 +122,6 @@ def test_finished_runs_from_before_the_input_batchnorm_fix_are_marked(two_runs, 
     the figure caption. The same run with trained statistics is not."""
     import csv
     import shutil
-    import mxnet as mx
     from gluon_pydmn.run_folder import read_history
     old = tmp_path / 'pre-fix'
     shutil.copytree(two_runs[1], old)
@@ -135,14 +134,12 @@ def test_finished_runs_from_before_the_input_batchnorm_fix_are_marked(two_runs, 
         writer.writeheader()
         writer.writerows(rows)
     assert [r['stale_input_bn'] for r in read_history(str(old))] == [False, False]
-    weights = mx.nd.load(str(old / 'final.params'))
-    weights['features.0.running_mean'][:] = 0
-    weights['features.0.running_var'][:] = 1
-    mx.nd.save(str(old / 'final.params'), weights)
+    reset_input_batchnorm(old / 'final.params')
     assert [r['stale_input_bn'] for r in read_history(str(old))] == [True, True]
     table = runs_markdown([str(old), two_runs[0]])
     stale_row, clean_row = [l for l in table.splitlines() if l.startswith('| ') and 'folder' not in l]
     assert stale_row.count('†') == 2 and '†' not in clean_row
+    assert 'Tested with the input BatchNorm still at its initial statistics' in table
     assert 'Runs with such epochs: pre-fix;' in table
     caption = ' '.join(t.get_text() for t in plot_training_curves([str(old)]).texts)
     assert 'Epochs 1-2 were tested with the input BatchNorm still at its initial statistics' \

@@ -11,7 +11,7 @@ from gluon_pydmn.reproduce.signature import COLUMNS, blend_pairs, prediction_sig
 from gluon_pydmn.run_folder import current_weights
 from gluon_pydmn.errors import NotARunFolderError
 
-from conftest import load_script
+from conftest import load_script, reset_input_batchnorm
 
 signature_script, train_script = load_script('signature'), load_script('train')
 
@@ -121,16 +121,12 @@ def test_script_puts_the_authors_weights_beside_the_run(small_run, data_root, re
 def test_weights_with_a_stale_input_batchnorm_are_marked(small_run, data_root, tmp_path,
                                                           monkeypatch):
     import shutil
-    import mxnet as mx
     get_dataset = signature_script.get_dataset
     monkeypatch.setattr(signature_script, 'get_dataset', lambda name, train, root: get_dataset(
         name, train=train, root=root).subset(200))
     old = str(tmp_path / 'pre-fix')
     shutil.copytree(small_run, old)
-    weights = mx.nd.load(os.path.join(old, 'final.params'))
-    weights['features.0.running_mean'][:] = 0
-    weights['features.0.running_var'][:] = 1
-    mx.nd.save(os.path.join(old, 'final.params'), weights)
+    reset_input_batchnorm(os.path.join(old, 'final.params'))
     out = str(tmp_path / 'signature.md')
     fixed, stale = signature_script.main(['--runs', small_run, old, '--authors', 'none',
                                           '--pairs', '20', '--out', out, '--data-root', data_root])
@@ -139,7 +135,7 @@ def test_weights_with_a_stale_input_batchnorm_are_marked(small_run, data_root, t
         table = [line for line in f.read().splitlines() if line.startswith(('| ', '\u2020'))]
     assert '| ours: `pyd-run`, epoch 2 of 2 |' in table[1]
     assert '| ours: `pre-fix`, epoch 2 of 2\u2020 |' in table[2]
-    assert table[3].startswith('\u2020 Weights whose input BatchNorm is still at its initial')
+    assert table[3].startswith('\u2020 Weights with the input BatchNorm still at its initial')
 
 
 @pytest.mark.parametrize('argv, message', [

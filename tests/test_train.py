@@ -19,7 +19,7 @@ from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFold
                                TrainConfig, TrainingDivergedError, mixup, train)
 from gluon_pydmn.train_options import config_from_args
 
-from conftest import load_script
+from conftest import load_script, reset_input_batchnorm
 
 train_script = load_script('train')
 
@@ -414,10 +414,7 @@ def test_resuming_a_checkpoint_with_a_stale_input_batchnorm_marks_its_epochs(dat
         state = json.load(f)
     params = os.path.join(out, state['params'])
     assert not stale_input_batchnorm(params)
-    weights = mx.nd.load(params)  # make it look like a checkpoint of the old loop
-    weights['features.0.running_mean'][:] = 0
-    weights['features.0.running_var'][:] = 1
-    mx.nd.save(params, weights)
+    reset_input_batchnorm(params)  # make it look like a checkpoint of the old loop
     for row in state['history']:
         del row['stale_input_bn']
     with open(os.path.join(out, 'state.json'), 'w') as f:

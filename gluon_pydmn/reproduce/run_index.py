@@ -7,8 +7,8 @@ import os
 
 from ..catalog import MODEL_CFGS, display_name
 from ..errors import NotARunFolderError
-from ..run_folder import (HISTORY_FILE, STALE_MARK, read_history, read_run_spec, read_summary_spec,
-                          run_result)
+from ..run_folder import (HISTORY_FILE, STALE_CAUSE, STALE_CONSEQUENCE, STALE_MARK, read_history,
+                          read_run_spec, read_summary_spec, run_result)
 from .paper import table3_error
 
 __all__ = ['runs_markdown', 'index_markdown']
@@ -62,10 +62,9 @@ def runs_markdown(run_dirs, paper_error=None):
             mark(result['last_epoch']), result['best_error'], mark(result['best_epoch']),
             result['best_epoch'], '' if paper is None else '%.2f' % paper))
     if stale_runs:
-        lines.append('\n%s Tested with the input BatchNorm still at its initial statistics (mean '
-                     '0, variance 1), a bug of the training loop before its fix (docs/training.md): '
-                     'too high. Training itself was not affected. Runs with such epochs: %s; '
-                     'their summary.md lists which.' % (STALE_MARK, ', '.join(stale_runs)))
+        lines.append('\n%s Tested with %s. %s Runs with such epochs: %s; their summary.md '
+                     'lists which.' % (STALE_MARK, STALE_CAUSE, STALE_CONSEQUENCE,
+                                       ', '.join(stale_runs)))
     return '\n'.join(lines) + '\n'
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..catalog import display_name
 from ..evaluate import error_rate, predict
-from ..run_folder import STALE_MARK
+from ..run_folder import STALE_CAUSE, STALE_MARK
 
 __all__ = ['prediction_signature', 'blend_pairs', 'signature_markdown', 'COLUMNS']
 
@@ -116,8 +116,6 @@ def signature_markdown(rows, command, intro=''):
         cells += [_cell(key, row[key]) for key, _ in COLUMNS]
         lines.append('| %s |' % ' | '.join(cells))
     if any(row.get('stale_input_bn') for row in rows):
-        lines += ['', '%s Weights whose input BatchNorm is still at its initial statistics (mean 0, '
-                  'variance 1), trained before the fix of a bug of the training loop '
-                  '(docs/training.md): every column measures them on mis-scaled inputs.'
-                  % STALE_MARK]
+        lines += ['', '%s Weights with %s. Every column measures them on mis-scaled inputs.'
+                  % (STALE_MARK, STALE_CAUSE)]
     return '\n'.join(lines) + '\n'
