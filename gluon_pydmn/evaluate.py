@@ -1,14 +1,16 @@
 """Test-set evaluation: logits, top-1 error, and a guard against mismatched label sets."""
 import mxnet as mx
 import numpy as np
+from mxnet import autograd
+from mxnet.gluon import nn
 from tqdm import tqdm
 
-from .data import check_raw_dataset, get_dataset, normalize_images
+from .data import check_raw_dataset, get_dataset, normalize_images, random_crop_flip
 from .errors import LabelSetMismatchError
 from .model_zoo import load_trained
 
 __all__ = ['LabelSetMismatchError', 'predict', 'error_rate', 'evaluate', 'check_label_set',
-           'load_for_evaluation']
+           'load_for_evaluation', 'recompute_batchnorm']
 
 
 def check_label_set(net, dataset):
@@ -55,6 +57,90 @@ def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict
         x = normalize_images(images[start:start + batch_size], ctx=ctx)
         outs.append(net(x).asnumpy())
     return np.concatenate(outs)
+
+
+def recompute_batchnorm(net, images, batch_size=128, augment=True, seed=0, ctx=None,
+                        progress=False):
+    """Set every BatchNorm's running mean and variance to the exact average of its batch
+    statistics over ``images`` ("precise BN"), in place.
+
+    Training keeps an exponential moving average of the last few hundred batches; this
+    replaces it with the plain average over the given images, batched and augmented as in
+    training. Weights whose statistics are right hardly change (for PydMobileNet-Concat-29-0.25
+    on CIFAR-10, 12,800 images move ours from 8.32% to 8.31% test error and the authors' from
+    7.33% to 7.27%: ``experiments/evaluate.py --recompute-bn 12800``); weights with a stale
+    input BatchNorm (:func:`gluon_pydmn.run_folder.stale_input_batchnorm`) are repaired.
+    Gradients are computed (MXNet's CPU BatchNorm updates its statistics in the backward
+    pass) but no weight changes.
+
+    Parameters
+    ----------
+    net : mxnet.gluon.HybridBlock
+        Hybridized or not.
+    images : numpy.ndarray
+        ``(N, 32, 32, 3)`` uint8 training images, as in ``dataset.images``; pass a random
+        subset (a few hundred batches are plenty).
+    batch_size : int, default 128
+        As in training: the statistics are per batch.
+    augment : bool, default True
+        Random crop with 4-pixel zero padding and flip, as in training. Without it the
+        statistics describe un-padded images, unlike every batch the network was trained on,
+        and the test error rises.
+    seed : int
+        Seeds the augmentation.
+    ctx : Context, default ``mx.cpu()``
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    int
+        The number of BatchNorm layers recomputed.
+    """
+    if not isinstance(batch_size, int) or not 1 < batch_size:
+        raise ValueError('batch_size must be at least 2 (a batch variance needs two images), '
+                         'got %r' % (batch_size,))
+    images = np.asarray(images)
+    if len(images) < batch_size:
+        raise ValueError('need at least one batch of %d images, got %d' % (batch_size,
+                                                                           len(images)))
+    ctx = ctx or mx.cpu()
+    layers = []
+    net.apply(lambda block: layers.append(block) if isinstance(block, nn.BatchNorm) else None)
+    if not layers:
+        raise ValueError('%s has no BatchNorm layer' % type(net).__name__)
+    frozen = [b.name for b in layers if b._kwargs.get('use_global_stats')]
+    if frozen:
+        raise ValueError('BatchNorm layers with use_global_stats=True never update their '
+                         'statistics: %s' % ', '.join(frozen))
+    rng = np.random.RandomState(seed)
+    sums = [[0, 0] for _ in layers]
+    starts = range(0, len(images) - batch_size + 1, batch_size)
+    for start in tqdm(starts, desc='recompute BatchNorm', disable=not progress, leave=False):
+        batch = images[start:start + batch_size]
+        x = normalize_images(random_crop_flip(batch, rng) if augment else batch, ctx=ctx)
+        x.attach_grad()  # gives the input BatchNorm its backward pass, as in train()
+        # With running statistics zeroed first, the layer's update leaves (1 - momentum)
+        # times this batch's statistics: that recovers them whatever the layer's momentum
+        # and whether or not the network is hybridized.
+        for layer in layers:
+            layer.running_mean.set_data(mx.nd.zeros_like(layer.running_mean.data(ctx)))
+            layer.running_var.set_data(mx.nd.zeros_like(layer.running_var.data(ctx)))
+        with autograd.record(train_mode=True):
+            out = net(x)
+        out.backward()
+        # A static_alloc graph's backward writes the statistics outside the engine's view of
+        # these arrays: without the wait, the reads below race it (hybridized nets came out
+        # 11 points worse).
+        mx.nd.waitall()
+        for layer, acc in zip(layers, sums):
+            keep = 1.0 - layer._kwargs['momentum']
+            acc[0] = acc[0] + layer.running_mean.data(ctx) / keep
+            acc[1] = acc[1] + layer.running_var.data(ctx) / keep
+    for layer, (mean, var) in zip(layers, sums):
+        layer.running_mean.set_data(mean / len(starts))
+        layer.running_var.set_data(var / len(starts))
+    return len(layers)
 
 
 def error_rate(logits, labels):

@@ -10,7 +10,7 @@ from gluon_pydmn.evaluate import LabelSetMismatchError, evaluate
 from gluon_pydmn.model_zoo import MODEL_CFGS, load_trained
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 
-from conftest import load_script
+from conftest import load_script, reset_input_batchnorm
 
 evaluate_script, export_script = load_script('evaluate'), load_script('export')
 
@@ -53,6 +53,24 @@ def test_no_released_weights_for_fine_labels(data_root, release_root, capsys):
                       capsys)
     assert err.startswith('error: unknown model ') and 'pydmobilenet_concat_56_0.75' in err
     assert 'Traceback' not in err
+
+
+def test_recompute_bn_repairs_a_stale_input_batchnorm(data_root, release_root, tmp_path, capsys):
+    """The authors' weights with the input BatchNorm at 0 and 1 (as our CPU loop left it before
+    its fix) score far worse; recomputing the statistics brings back the paper's error."""
+    path = str(tmp_path / 'stale.params')
+    load_trained(MODEL, 'cifar10', root=release_root).save_parameters(path)
+    reset_input_batchnorm(path)
+    result = evaluate_script.main(['--model', MODEL, '--data-root', data_root, '--checkpoint',
+                                   path, '--recompute-bn', '1280', '--no-progress'])
+    paper = _paper_error(MODEL, 'cifar10')
+    assert result['error'] > paper + 2
+    assert result['recomputed_error'] == pytest.approx(paper, abs=0.5)
+    assert ('statistics of its 39 BatchNorm layers recomputed over 1280 augmented training '
+            'images: top-1 error %.2f%%' % result['recomputed_error']) in capsys.readouterr().out
+    err = _user_error(evaluate_script.main, _common(data_root, release_root, '--recompute-bn',
+                                                    '50001'), capsys)
+    assert err.startswith('error: --recompute-bn 50001: the training set has only 50000 images')
 
 
 def test_own_checkpoint_loads_and_scores_like_the_source(data_root, release_root, tmp_path,
