@@ -39,7 +39,7 @@ from .utils import download as download_file
 
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'ENV_DATA', 'LABEL_SETS', 'DataNotFoundError', 'CIFAR10',
            'CIFAR100', 'get_dataset', 'default_data_root', 'train_transform', 'random_crop_flip',
-           'test_transform', 'normalize_images', 'check_raw_dataset']
+           'test_transform', 'normalize_images', 'augmented_batch', 'check_raw_dataset']
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
@@ -337,6 +337,15 @@ def normalize_images(images, mean=CIFAR_MEAN, std=CIFAR_STD, ctx=None):
                         'directly: net(mx.nd.array(x))' % (images.dtype, images.shape))
     x = nd.array(images, dtype=np.uint8, ctx=ctx)
     return nd.image.normalize(nd.image.to_tensor(x), mean=mean, std=std)
+
+
+def augmented_batch(images, rng, ctx=None):
+    """A training input: :func:`random_crop_flip` from ``rng``, then :func:`normalize_images`.
+
+    This is what training feeds the network, and what
+    :func:`gluon_pydmn.evaluate.recompute_batchnorm` measures statistics on.
+    """
+    return normalize_images(random_crop_flip(images, rng), ctx=ctx)
 
 
 def main(argv=None):

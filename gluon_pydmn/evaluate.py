@@ -5,7 +5,7 @@ from mxnet import autograd
 from mxnet.gluon import nn
 from tqdm import tqdm
 
-from .data import check_raw_dataset, get_dataset, normalize_images, random_crop_flip
+from .data import augmented_batch, check_raw_dataset, get_dataset, normalize_images
 from .errors import LabelSetMismatchError
 from .model_zoo import load_trained
 
@@ -118,7 +118,7 @@ def recompute_batchnorm(net, images, batch_size=128, augment=True, seed=0, ctx=N
     starts = range(0, len(images) - batch_size + 1, batch_size)
     for start in tqdm(starts, desc='recompute BatchNorm', disable=not progress, leave=False):
         batch = images[start:start + batch_size]
-        x = normalize_images(random_crop_flip(batch, rng) if augment else batch, ctx=ctx)
+        x = augmented_batch(batch, rng, ctx=ctx) if augment else normalize_images(batch, ctx=ctx)
         x.attach_grad()  # gives the input BatchNorm its backward pass, as in train()
         # With running statistics zeroed first, the layer's update leaves (1 - momentum)
         # times this batch's statistics: that recovers them whatever the layer's momentum

@@ -20,7 +20,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from .data import check_raw_dataset, normalize_images, random_crop_flip
+from .data import augmented_batch, check_raw_dataset
 from .evaluate import error_rate, predict
 from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, RunFolderBusyError,
                      RunFolderNotWritableError, TrainingDivergedError)
@@ -53,7 +53,7 @@ def _batches(dataset, batch_size, rng, ctx):
     order = rng.permutation(len(dataset))
     for start in range(0, len(order) - batch_size + 1, batch_size):
         idx = order[start:start + batch_size]
-        yield (normalize_images(random_crop_flip(dataset.images[idx], rng), ctx=ctx),
+        yield (augmented_batch(dataset.images[idx], rng, ctx=ctx),
                nd.array(dataset.labels[idx], ctx=ctx))
 
 
