@@ -91,6 +91,9 @@ def test_training_index_lists_every_run_with_last_and_best_error(two_runs, tmp_p
     with open(out) as f:
         text = f.read()
     assert 'experiments/index_runs.py' in text and text.count('| 2 of 2 |') == 2
+    paper = [line.rsplit('|', 2)[1].strip() for line in text.splitlines()
+             if line.startswith('| ') and '| 2 of 2 |' in line]
+    assert paper == ['7.30', '7.33']  # Table 3's ResNet-20* (GluonCV) and Concat-29-0.25
 
 
 @pytest.mark.parametrize('older_than', ['run.json', 'state.json'])

@@ -5,8 +5,10 @@ import os
 
 import pytest
 
+from gluon_pydmn.catalog import LABEL_SETS, MODEL_CFGS
+from gluon_pydmn.errors import UnknownNameError
 from gluon_pydmn.reproduce.paper import (PACKAGE_TABLES, PaperTablesNotFoundError,
-                                         load_paper_tables, table3_error)
+                                         load_paper_tables, paper_error, table3_error)
 from gluon_pydmn.train import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,3 +54,22 @@ def test_environment_variable_overrides(monkeypatch, tmp_path):
     monkeypatch.setenv('GLUON_PYDMN_PAPER_TABLES', str(tmp_path / 'missing.json'))
     with pytest.raises(PaperTablesNotFoundError, match='missing.json.*GLUON_PYDMN_PAPER_TABLES'):
         load_paper_tables()
+
+
+@pytest.mark.parametrize('label_set', sorted(LABEL_SETS))
+@pytest.mark.parametrize('model', sorted(MODEL_CFGS))
+def test_paper_error_of_a_zoo_network_is_its_table3_row(package_tables, model, label_set):
+    expected = table3_error(package_tables, MODEL_CFGS[model].paper_name, label_set)
+    assert paper_error(package_tables, model, label_set) == expected
+    assert (expected is None) == (label_set == 'cifar100-fine')  # every zoo network is a row
+
+
+@pytest.mark.parametrize('model, cifar10', [('cifar_resnet20_v1', 7.30), ('cifar_resnet56_v1', 5.40),
+                                            ('cifar_resnet110_v2', 4.50),  # Table 4's ResNet-110*
+                                            ('cifar_resnet110_v1', None)])
+def test_paper_error_of_gluoncv_networks_is_cifar10_only(package_tables, model, cifar10):
+    assert paper_error(package_tables, model, 'cifar10') == cifar10
+    assert paper_error(package_tables, model, 'cifar100-coarse') is None  # Table 4 has 18.00
+    assert paper_error(package_tables, model, 'cifar100-fine') is None
+    with pytest.raises(UnknownNameError, match="'cifar100-fin'"):
+        paper_error(package_tables, model, 'cifar100-fin')

@@ -10,17 +10,20 @@ another file of the same layout.
 import json
 import os
 
+from ..catalog import MODEL_CFGS
 from ..catalog import label_set as _label_set
 from ..errors import UserError
 
 __all__ = ['ENV_PAPER_TABLES', 'PACKAGE_TABLES', 'PaperTablesNotFoundError', 'load_paper_tables',
-           'table3_error', 'GLUONCV_ROWS']
+           'table3_error', 'paper_error', 'GLUONCV_ROWS', 'GLUONCV_TABLE4_ROWS']
 
 ENV_PAPER_TABLES = 'GLUON_PYDMN_PAPER_TABLES'
 PACKAGE_TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'paper_tables.json')
 
 # Table 3 rows that the paper took from GluonCV's model zoo -> GluonCV model names.
 GLUONCV_ROWS = {'ResNet-20': 'cifar_resnet20_v1', 'ResNet-56': 'cifar_resnet56_v1'}
+# The same for Table 4: its ResNet-110*, the pre-activation ResNet-110 of Figure 2 ([14]).
+GLUONCV_TABLE4_ROWS = {'ResNet-110 (GluonCV model zoo)': 'cifar_resnet110_v2'}
 
 
 class PaperTablesNotFoundError(UserError, FileNotFoundError):
@@ -52,3 +55,33 @@ def table3_error(tables, paper_name, label_set):
     column = _label_set(label_set).paper_column
     rows = [r for r in tables['table3'] if r['model'] == paper_name]
     return rows[0][column] if column and rows else None
+
+
+def paper_error(tables, model, label_set):
+    """The paper's top-1 error (percent) of network ``model`` on ``label_set``, or None where
+    the paper has none.
+
+    Parameters
+    ----------
+    tables : dict
+        :func:`load_paper_tables`.
+    model : str
+        A zoo name (its Table 3 row, :func:`table3_error`) or a GluonCV CIFAR name: Table 3's
+        ResNet-20* and ResNet-56* (:data:`GLUONCV_ROWS`) and Table 4's ResNet-110*
+        (:data:`GLUONCV_TABLE4_ROWS`) are GluonCV's model-zoo networks, trained by GluonCV's
+        recipe rather than the paper's schema.
+    label_set : str
+        A name of :data:`gluon_pydmn.catalog.LABEL_SETS`. GluonCV's rows answer for
+        ``'cifar10'`` only: the paper does not say which CIFAR-100 labels their numbers are on.
+    """
+    cfg = MODEL_CFGS.get(model)
+    if cfg is not None:
+        return table3_error(tables, cfg.paper_name, label_set)
+    if _label_set(label_set).name != 'cifar10':
+        return None
+    for rows, names in ((tables['table3'], GLUONCV_ROWS),
+                        (tables['table4_others'], GLUONCV_TABLE4_ROWS)):
+        for row in rows:
+            if names.get(row['model']) == model:
+                return row['cifar10_error']
+    return None

@@ -30,7 +30,7 @@ from ..model_zoo import get_model, gluoncv_cifar_names
 from ..run_folder import FINAL_FILE, RUN_FILE, STATE_FILE, is_finished, read_run, run_result
 from ..train import train
 from ..utils import write_text
-from .paper import GLUONCV_ROWS, load_paper_tables, table3_error
+from .paper import GLUONCV_ROWS, GLUONCV_TABLE4_ROWS, load_paper_tables, paper_error
 from .table3 import read_csv
 
 __all__ = ['TABLE3_LABEL_SETS', 'COLUMNS', 'head_width', 'run_folder', 'check_model_names',
@@ -57,7 +57,7 @@ COLUMNS = [
     ('last_error', 'last-epoch err (%)'),
     ('best_error', 'best-epoch err (%)'),
     ('best_epoch', 'best epoch'),
-    ('paper_error', 'paper Table 3 err (%) (C10 / "CIFAR-100" = 20 coarse labels)'),
+    ('paper_error', 'paper err (%) (C10 / "CIFAR-100" = 20 coarse labels)'),
     ('released_error', 'released weights err (%)'),
 ]
 
@@ -345,13 +345,10 @@ def _epochs_done(folder):
 
 
 def _paper_errors(models, label_sets, tables):
-    by_gluoncv = {v: k for k, v in GLUONCV_ROWS.items()}
+    by_gluoncv = {v: k for k, v in {**GLUONCV_ROWS, **GLUONCV_TABLE4_ROWS}.items()}
     names = {m: MODEL_CFGS[m].paper_name if m in MODEL_CFGS else by_gluoncv.get(m) for m in models}
-    errors = {}
-    for m in models:
-        for s in label_sets:
-            errors[(m, s)] = (table3_error(tables, names[m], s)
-                              if tables is not None and names[m] else None)
+    errors = {(m, s): paper_error(tables, m, s) if tables is not None else None
+              for m in models for s in label_sets}
     return names, errors
 
 
