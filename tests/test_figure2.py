@@ -60,6 +60,22 @@ def test_curves_are_the_runs_histories_with_names_params_and_schema(two_runs):
     assert 'made by a test' in caption and '128 training images' in caption
 
 
+def test_paper_errors_are_dotted_lines_in_each_runs_colour(two_runs):
+    fig = plot_training_curves(two_runs, paper_error=lambda model, labels: (
+        {'cifar_resnet20_v1': 7.3, 'pydmobilenet_concat_29_0.25': 7.33}[model]))
+    loss_ax, error_ax = fig.axes
+    assert len(loss_ax.lines) == 2 and len(error_ax.lines) == 4
+    curves, paper = error_ax.lines[0::2], error_ax.lines[1::2]
+    for curve, line, value in zip(curves, paper, (7.3, 7.33)):
+        assert list(line.get_ydata()) == [value, value] and line.get_linestyle() == ':'
+        assert line.get_color() == curve.get_color()
+    labels = [t.get_text() for t in error_ax.get_legend().get_texts()]
+    assert labels[1] == "paper: 7.30% (quoted from GluonCV's model zoo)"
+    assert labels[3] == 'paper: 7.33% (full 320-epoch schema)'
+    caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
+    assert "The paper: 7.30% (quoted from GluonCV's model zoo; dotted line)." in caption
+
+
 def test_figure2_script_writes_a_png_with_its_command(two_runs, tmp_path):
     out = str(tmp_path / 'figure2.png')
     plot_figure2.main(['--runs'] + two_runs + ['--out', out])

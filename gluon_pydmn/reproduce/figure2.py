@@ -10,13 +10,13 @@ import textwrap
 
 from matplotlib.figure import Figure
 
-from ..catalog import display_name
+from ..catalog import MODEL_CFGS, display_name
 from ..run_folder import read_run, run_result, stale_note
 
 __all__ = ['plot_training_curves']
 
 
-def plot_training_curves(run_dirs, footer=None):
+def plot_training_curves(run_dirs, footer=None, paper_error=None):
     """Draw training loss and test error per epoch, one curve per run.
 
     Parameters
@@ -25,6 +25,11 @@ def plot_training_curves(run_dirs, footer=None):
         Run folders with ``run.json`` and ``history.csv``.
     footer : str, optional
         Extra text at the end of the caption, e.g. the command that generated the figure.
+    paper_error : callable, optional
+        ``paper_error(model, label_set)``: the paper's error or None
+        (``functools.partial(`` :func:`~gluon_pydmn.reproduce.paper.paper_error` ``, tables)``).
+        Where it gives one, a dotted line in the run's colour marks it on the test-error axis
+        and the caption quotes it.
 
     Returns
     -------
@@ -45,18 +50,25 @@ def plot_training_curves(run_dirs, footer=None):
         error_ax.plot(epochs, [r['test_error'] for r in history], color=color, label=label)
         result = run_result(history)
         stale = [r['epoch'] for r in history if r['stale_input_bn']]
+        paper = paper_error(run['model'], run['label_set']) if paper_error else None
+        if paper is not None:
+            source = ('full 320-epoch schema' if run['model'] in MODEL_CFGS else
+                      "quoted from GluonCV's model zoo")
+            error_ax.axhline(paper, color=color, linestyle=':', linewidth=1.2,
+                             label='paper: %.2f%% (%s)' % (paper, source))
         caption.append('%s on %s, %d training images: %s. %d of %d epochs done; test error '
-                       '%.2f%% at the last epoch, %.2f%% at the best (epoch %d).%s'
+                       '%.2f%% at the last epoch, %.2f%% at the best (epoch %d).%s%s'
                        % (display_name(run['model']), run['label_set'], run['train_images'],
                           run['schema'], result['last_epoch'], run['config']['epochs'],
                           result['last_error'], result['best_error'], result['best_epoch'],
-                          ' ' + stale_note(stale) if stale else ''))
+                          '' if paper is None else ' The paper: %.2f%% (%s; dotted line).'
+                          % (paper, source), ' ' + stale_note(stale) if stale else ''))
     for ax, ylabel in ((loss_ax, 'training loss (soft-label cross-entropy while mixup is on)'),
                        (error_ax, 'test error (%)')):
         ax.set_xlabel('epoch')
         ax.set_ylabel(ylabel, fontsize=9)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc='upper right')  # the curves fall from the upper left
     error_ax.set_ylim(0, min(100, max(r['test_error'] for _, h in runs for r in h) * 1.05))
     text = '\n'.join(textwrap.fill(line, 170) for line in caption + ([footer] if footer else []))
     fig.text(0.01, 0.01, text, fontsize=7, color='dimgray', va='bottom')
