@@ -19,11 +19,12 @@ import os
 import mxnet as mx
 
 from gluon_pydmn import cli
-from gluon_pydmn.catalog import LABEL_SETS, MODEL_CFGS
+from gluon_pydmn.catalog import LABEL_SETS
 from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import get_dataset
 from gluon_pydmn.model_zoo import get_model
-from gluon_pydmn.reproduce.paper import load_paper_tables, paper_error
+from gluon_pydmn.reproduce.paper import (GLUONCV_MODEL_ZOO, load_paper_tables, paper_error,
+                                         paper_source)
 from gluon_pydmn.errors import UserError
 from gluon_pydmn.run_folder import read_run_spec, run_result, summary_header, write_summary
 from gluon_pydmn.train import train
@@ -101,7 +102,7 @@ def _paper_result(model, dataset):
         return ''
     if error is None:
         return ''
-    if model not in MODEL_CFGS:
+    if paper_source(model) == GLUONCV_MODEL_ZOO:
         return (" The paper quotes %.2f%% for this network on %s from GluonCV's model zoo, "
                 "whose weights GluonCV trained with its own recipe, not the paper's schema."
                 % (error, dataset))

@@ -7,8 +7,9 @@ import pytest
 
 from gluon_pydmn.catalog import LABEL_SETS, MODEL_CFGS
 from gluon_pydmn.errors import UnknownNameError
-from gluon_pydmn.reproduce.paper import (PACKAGE_TABLES, PaperTablesNotFoundError,
-                                         load_paper_tables, paper_error, table3_error)
+from gluon_pydmn.reproduce.paper import (GLUONCV_MODEL_ZOO, PACKAGE_TABLES, PAPER_SCHEMA,
+                                         PaperTablesNotFoundError, load_paper_tables,
+                                         paper_error, paper_name, paper_source, table3_error)
 from gluon_pydmn.train import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,3 +74,26 @@ def test_paper_error_of_gluoncv_networks_is_cifar10_only(package_tables, model, 
     assert paper_error(package_tables, model, 'cifar100-fine') is None
     with pytest.raises(UnknownNameError, match="'cifar100-fin'"):
         paper_error(package_tables, model, 'cifar100-fin')
+
+
+@pytest.mark.parametrize('model', sorted(MODEL_CFGS))
+def test_zoo_networks_are_named_and_sourced_as_the_papers_own_rows(package_tables, model):
+    name = paper_name(model)
+    assert name == MODEL_CFGS[model].paper_name
+    assert [r['model'] for r in package_tables['table3']].count(name) == 1
+    assert paper_source(model) == PAPER_SCHEMA == 'full 320-epoch schema'
+
+
+@pytest.mark.parametrize('model, table, name', [
+    ('cifar_resnet20_v1', 'table3', 'ResNet-20'), ('cifar_resnet56_v1', 'table3', 'ResNet-56'),
+    ('cifar_resnet110_v2', 'table4_others', 'ResNet-110 (GluonCV model zoo)')])
+def test_gluoncv_rows_are_named_and_sourced_as_quoted(package_tables, model, table, name):
+    assert paper_name(model) == name
+    assert name in [r['model'] for r in package_tables[table]]
+    assert paper_source(model) == GLUONCV_MODEL_ZOO == "quoted from GluonCV's model zoo"
+
+
+@pytest.mark.parametrize('model', ['cifar_resnet110_v1', 'cifar_resnet20_v2', 'mobilenet1.0', ''])
+def test_networks_without_a_paper_row_have_no_name_or_source(model):
+    assert paper_name(model) is None
+    assert paper_source(model) is None

@@ -179,6 +179,17 @@ def test_collect_only_lists_runs_not_started_with_the_papers_columns(tmp_path, c
         assert '"CIFAR-100" = 20 coarse labels' in f.read()
 
 
+def test_collect_only_names_gluoncv_networks_by_the_papers_rows(tmp_path, capsys):
+    rows = sweep_script.main(['--models', 'cifar_resnet20_v1', 'cifar_resnet110_v2',
+                              'cifar_resnet110_v1', '--datasets', 'cifar10', 'cifar100-coarse',
+                              '--out', str(tmp_path), '--collect-only'])
+    assert [(r['model'], r['label_set'], r['paper_error']) for r in rows] == [
+        ('ResNet-20', 'cifar10', 7.30), ('ResNet-20', 'cifar100-coarse', None),
+        ('ResNet-110 (GluonCV model zoo)', 'cifar10', 4.50),  # Table 4's ResNet-110*
+        ('ResNet-110 (GluonCV model zoo)', 'cifar100-coarse', None),
+        ('cifar_resnet110_v1', 'cifar10', None), ('cifar_resnet110_v1', 'cifar100-coarse', None)]
+
+
 def test_sweep_refuses_unknown_networks_and_bad_resources(capsys):
     with pytest.raises(ValueError, match='unknown network.*pydmobilenet_concat_56_0.75'):
         sweep_script.main(['--models', 'pydmobilenet_56', '--collect-only'])

@@ -10,8 +10,9 @@ import textwrap
 
 from matplotlib.figure import Figure
 
-from ..catalog import MODEL_CFGS, display_name
+from ..catalog import display_name
 from ..run_folder import read_run, run_result, stale_note
+from .paper import paper_source
 
 __all__ = ['plot_training_curves']
 
@@ -52,8 +53,7 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
         stale = [r['epoch'] for r in history if r['stale_input_bn']]
         paper = paper_error(run['model'], run['label_set']) if paper_error else None
         if paper is not None:
-            source = ('full 320-epoch schema' if run['model'] in MODEL_CFGS else
-                      "quoted from GluonCV's model zoo")
+            source = paper_source(run['model'])
             error_ax.axhline(paper, color=color, linestyle=':', linewidth=1.2,
                              label='paper: %.2f%% (%s)' % (paper, source))
         caption.append('%s on %s, %d training images: %s. %d of %d epochs done; test error '

@@ -15,7 +15,8 @@ from ..catalog import label_set as _label_set
 from ..errors import UserError
 
 __all__ = ['ENV_PAPER_TABLES', 'PACKAGE_TABLES', 'PaperTablesNotFoundError', 'load_paper_tables',
-           'table3_error', 'paper_error', 'GLUONCV_ROWS', 'GLUONCV_TABLE4_ROWS']
+           'table3_error', 'paper_error', 'paper_name', 'paper_source', 'GLUONCV_ROWS',
+           'GLUONCV_TABLE4_ROWS', 'PAPER_SCHEMA', 'GLUONCV_MODEL_ZOO']
 
 ENV_PAPER_TABLES = 'GLUON_PYDMN_PAPER_TABLES'
 PACKAGE_TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'paper_tables.json')
@@ -24,6 +25,12 @@ PACKAGE_TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'paper
 GLUONCV_ROWS = {'ResNet-20': 'cifar_resnet20_v1', 'ResNet-56': 'cifar_resnet56_v1'}
 # The same for Table 4: its ResNet-110*, the pre-activation ResNet-110 of Figure 2 ([14]).
 GLUONCV_TABLE4_ROWS = {'ResNet-110 (GluonCV model zoo)': 'cifar_resnet110_v2'}
+_GLUONCV_PAPER_NAMES = {zoo: paper for rows in (GLUONCV_ROWS, GLUONCV_TABLE4_ROWS)
+                        for paper, zoo in rows.items()}
+
+# What :func:`paper_source` answers: how the paper's number for a network came about.
+PAPER_SCHEMA = 'full 320-epoch schema'
+GLUONCV_MODEL_ZOO = "quoted from GluonCV's model zoo"
 
 
 class PaperTablesNotFoundError(UserError, FileNotFoundError):
@@ -85,3 +92,19 @@ def paper_error(tables, model, label_set):
             if names.get(row['model']) == model:
                 return row['cifar10_error']
     return None
+
+
+def paper_name(model):
+    """The name of the paper's row for network ``model`` (``'PydMobileNet-Concat-56-0.25'``,
+    ``'ResNet-20'``, ``'ResNet-110 (GluonCV model zoo)'``), or None if the paper has none."""
+    cfg = MODEL_CFGS.get(model)
+    return cfg.paper_name if cfg is not None else _GLUONCV_PAPER_NAMES.get(model)
+
+
+def paper_source(model):
+    """How the paper's number for network ``model`` came about: :data:`PAPER_SCHEMA` for a
+    zoo network (trained by the authors with the paper's schema), :data:`GLUONCV_MODEL_ZOO`
+    for the GluonCV rows (GluonCV's own recipe, quoted), None if the paper has no row."""
+    if model in MODEL_CFGS:
+        return PAPER_SCHEMA
+    return GLUONCV_MODEL_ZOO if model in _GLUONCV_PAPER_NAMES else None

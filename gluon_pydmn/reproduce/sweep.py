@@ -30,7 +30,7 @@ from ..model_zoo import get_model, gluoncv_cifar_names
 from ..run_folder import FINAL_FILE, RUN_FILE, STATE_FILE, is_finished, read_run, run_result
 from ..train import train
 from ..utils import write_text
-from .paper import GLUONCV_ROWS, GLUONCV_TABLE4_ROWS, load_paper_tables, paper_error
+from .paper import load_paper_tables, paper_error, paper_name
 from .table3 import read_csv
 
 __all__ = ['TABLE3_LABEL_SETS', 'COLUMNS', 'head_width', 'run_folder', 'check_model_names',
@@ -345,8 +345,7 @@ def _epochs_done(folder):
 
 
 def _paper_errors(models, label_sets, tables):
-    by_gluoncv = {v: k for k, v in {**GLUONCV_ROWS, **GLUONCV_TABLE4_ROWS}.items()}
-    names = {m: MODEL_CFGS[m].paper_name if m in MODEL_CFGS else by_gluoncv.get(m) for m in models}
+    names = {m: paper_name(m) for m in models}
     errors = {(m, s): paper_error(tables, m, s) if tables is not None else None
               for m in models for s in label_sets}
     return names, errors
