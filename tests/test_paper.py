@@ -9,7 +9,8 @@ from gluon_pydmn.catalog import LABEL_SETS, MODEL_CFGS
 from gluon_pydmn.errors import UnknownNameError
 from gluon_pydmn.reproduce.paper import (GLUONCV_MODEL_ZOO, PACKAGE_TABLES, PAPER_SCHEMA,
                                          PaperTablesNotFoundError, load_paper_tables,
-                                         paper_error, paper_name, paper_source, table3_error)
+                                         model_of_row, paper_error, paper_name, paper_source,
+                                         table3_error)
 from gluon_pydmn.train import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,3 +98,21 @@ def test_gluoncv_rows_are_named_and_sourced_as_quoted(package_tables, model, tab
 def test_networks_without_a_paper_row_have_no_name_or_source(model):
     assert paper_name(model) is None
     assert paper_source(model) is None
+
+
+@pytest.mark.parametrize('model', sorted(MODEL_CFGS) + ['cifar_resnet20_v1', 'cifar_resnet56_v1',
+                                                       'cifar_resnet110_v2'])
+def test_model_of_row_inverts_paper_name(model):
+    assert model_of_row(paper_name(model)) == model
+
+
+@pytest.mark.parametrize('table', ['table3', 'table5'])
+def test_every_row_of_tables_3_and_5_has_a_network(package_tables, table):
+    models = [model_of_row(r['model']) for r in package_tables[table]]
+    assert None not in models
+    assert len(set(models)) == len(models)
+
+
+@pytest.mark.parametrize('row', ['ResNet (pre-activation)', 'DenseNet-BC (k=12)', 'resnet-20', ''])
+def test_rows_without_a_network_have_no_model(row):
+    assert model_of_row(row) is None

@@ -15,7 +15,7 @@ from ..catalog import label_set as _label_set
 from ..errors import UserError
 
 __all__ = ['ENV_PAPER_TABLES', 'PACKAGE_TABLES', 'PaperTablesNotFoundError', 'load_paper_tables',
-           'table3_error', 'paper_error', 'paper_name', 'paper_source', 'GLUONCV_ROWS',
+           'table3_error', 'paper_error', 'paper_name', 'model_of_row', 'paper_source', 'GLUONCV_ROWS',
            'GLUONCV_TABLE4_ROWS', 'PAPER_SCHEMA', 'GLUONCV_MODEL_ZOO']
 
 ENV_PAPER_TABLES = 'GLUON_PYDMN_PAPER_TABLES'
@@ -27,6 +27,8 @@ GLUONCV_ROWS = {'ResNet-20': 'cifar_resnet20_v1', 'ResNet-56': 'cifar_resnet56_v
 GLUONCV_TABLE4_ROWS = {'ResNet-110 (GluonCV model zoo)': 'cifar_resnet110_v2'}
 _GLUONCV_PAPER_NAMES = {zoo: paper for rows in (GLUONCV_ROWS, GLUONCV_TABLE4_ROWS)
                         for paper, zoo in rows.items()}
+_MODELS_BY_ROW = dict({cfg.paper_name: name for name, cfg in MODEL_CFGS.items()},
+                      **GLUONCV_ROWS, **GLUONCV_TABLE4_ROWS)
 
 # What :func:`paper_source` answers: how the paper's number for a network came about.
 PAPER_SCHEMA = 'full 320-epoch schema'
@@ -99,6 +101,14 @@ def paper_name(model):
     ``'ResNet-20'``, ``'ResNet-110 (GluonCV model zoo)'``), or None if the paper has none."""
     cfg = MODEL_CFGS.get(model)
     return cfg.paper_name if cfg is not None else _GLUONCV_PAPER_NAMES.get(model)
+
+
+def model_of_row(row_name):
+    """The network of the paper's row ``row_name``, the inverse of :func:`paper_name`: a zoo
+    name (``'PydMobileNet-Concat-56-0.25'`` -> ``'pydmobilenet_concat_56_0.25'``), a GluonCV
+    name for the rows quoted from GluonCV (``'ResNet-20'`` -> ``'cifar_resnet20_v1'``), or
+    None for a row the package has no network for."""
+    return _MODELS_BY_ROW.get(row_name)
 
 
 def paper_source(model):

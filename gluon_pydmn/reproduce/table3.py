@@ -30,11 +30,10 @@ from ..evaluate import error_rate, predict
 from ..model_zoo import CoarseLabelWarning, get_model
 from ..pretrained import RELEASED_LABEL_SETS
 from ..utils import atomic_path
-from .paper import GLUONCV_ROWS
+from .paper import GLUONCV_ROWS, model_of_row
 
 __all__ = ['COLUMNS', 'measure', 'code_digest', 'build_rows', 'to_csv', 'read_csv', 'to_markdown']
 
-_BY_PAPER_NAME = {cfg.paper_name: name for name, cfg in MODEL_CFGS.items()}
 
 # (csv column, markdown header, format)
 COLUMNS = [
@@ -204,7 +203,7 @@ def build_rows(paper_table3, results):
     """Join the paper's Table 3 rows with measured ``results`` (see :func:`measure`)."""
     rows = []
     for paper in paper_table3:
-        name = GLUONCV_ROWS.get(paper['model']) or _BY_PAPER_NAME.get(paper['model'])
+        name = model_of_row(paper['model'])
         if name not in results:
             continue
         res = results[name]

@@ -37,6 +37,7 @@ from ..export import OnnxModel, export_onnx
 from ..model_zoo import CoarseLabelWarning, get_model
 from ..pretrained import authors_graph
 from .machine import machine_line
+from .paper import model_of_row
 from .timing import inference_fn, ratio_quartiles, time_rounds
 
 __all__ = ['NoGpuError', 'CONTENDERS', 'COLUMNS', 'TABLE5_MODELS', 'parse_ctx', 'check_ctx',
@@ -48,7 +49,6 @@ __all__ = ['NoGpuError', 'CONTENDERS', 'COLUMNS', 'TABLE5_MODELS', 'parse_ctx', 
 CONTENDERS = (('authors', "authors' graph"), ('ours', 'ours'), ('deploy', 'deploy form'),
               ('onnx', 'ONNX Runtime'))
 
-_BY_PAPER_NAME = {cfg.paper_name: name for name, cfg in MODEL_CFGS.items()}
 TABLE5_MODELS = tuple(name for name, cfg in MODEL_CFGS.items() if cfg.depth == 56 and (
     cfg.family != 'resnet' or cfg.multiplier == 0.5))
 """Zoo names of Table 5's rows, in the zoo's (and the paper's) order."""
@@ -168,7 +168,7 @@ def build_rows(paper_table5, measured, machine):
     """
     rows = []
     for paper in paper_table5:
-        name = _BY_PAPER_NAME[paper['model']]
+        name = model_of_row(paper['model'])
         if name not in measured:
             continue
         m = dict(measured[name])
