@@ -10,7 +10,9 @@ set, test loss, mean top softmax probability, the share of test images predicted
 than 0.99, and the loss on 50/50 blends of two test images against half of each label. A
 network trained with mixup answers a blend with about half of each class (a loss near
 ln 2 = 0.69); one trained on clean images picks a side (several nats) and is near-certain on
-most clean images. Written to results/signature.md.
+most clean images. And the squared norms of the convolution and dense weights and of the
+BatchNorm scales, which the schema (learning rate, weight decay, length) sets more than the
+seed does. Written to results/signature.md.
 """
 import glob
 import os
@@ -21,7 +23,7 @@ from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import get_dataset
 from gluon_pydmn.errors import UnknownNameError, UserError
 from gluon_pydmn.model_zoo import get_model_list, load_trained
-from gluon_pydmn.reproduce.signature import prediction_signature, signature_markdown
+from gluon_pydmn.reproduce.signature import prediction_signature, signature_markdown, weight_norms
 from gluon_pydmn.run_folder import current_weights, read_run_spec, stale_input_batchnorm
 from gluon_pydmn.utils import command_line, write_text
 
@@ -32,7 +34,11 @@ INTRO = ('Each row: where the weights come from and how they were trained; their
          'with more than 0.99; and the cross-entropy of %d 50/50 blends of consecutive test '
          'images (different labels) against half of each label. A network trained with mixup '
          'answers a blend with about half of each class (near ln 2 = 0.693); one trained on '
-         'clean images picks one side (several nats) and is near-certain on most clean images.')
+         'clean images picks one side (several nats) and is near-certain on most clean images. '
+         'The last two columns are the sums of squares of the convolution and dense weights '
+         'and of the BatchNorm scales: weight decay and the gradient steps balance them at a '
+         'level set by the learning rate, the weight decay and the length of training, so '
+         'networks trained with the same schema end with about the same norms.')
 
 
 def parse_args(argv=None):
@@ -107,6 +113,7 @@ def main(argv=None):
                    stale_input_bn=path is not None and stale_input_batchnorm(path))
         row.update(prediction_signature(net, *datasets[label_set], pairs=args.pairs, ctx=ctx,
                                          progress=not args.no_progress))
+        row.update(weight_norms(net))
         print('%s, %s: %s' % (spec['model'], weights, ', '.join(
             '%s %.3f' % (k, v) for k, v in row.items() if isinstance(v, float))), flush=True)
         rows.append(row)

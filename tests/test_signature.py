@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gluon_pydmn.catalog import display_name
-from gluon_pydmn.reproduce.signature import COLUMNS, blend_pairs, prediction_signature
+from gluon_pydmn.reproduce.signature import COLUMNS, blend_pairs, prediction_signature, weight_norms
 from gluon_pydmn.run_folder import current_weights
 from gluon_pydmn.errors import NotARunFolderError
 
@@ -68,6 +68,33 @@ def test_certain_logits(test_subset):
     assert s['blend_loss'] == pytest.approx(blend.mean(), rel=1e-6)
     assert s['confidence'] == pytest.approx(1 / (1 + 9 * math.exp(-20)))
     assert s['sure_share'] == 100
+
+
+def test_weight_norms_sum_kernels_and_scales_only():
+    net = mx.gluon.nn.HybridSequential()
+    with net.name_scope():
+        net.add(mx.gluon.nn.Conv2D(4, 3, in_channels=3), mx.gluon.nn.BatchNorm(in_channels=4),
+                mx.gluon.nn.Dense(10, in_units=36))
+    net.initialize()
+    values = {'_weight': 2.0, '_gamma': 3.0, '_bias': 100.0, '_beta': 100.0,
+              '_running_mean': 100.0, '_running_var': 100.0}
+    for name, param in net.collect_params().items():
+        param.set_data(mx.nd.full(param.shape, next(v for k, v in values.items()
+                                                    if name.endswith(k))))
+    # conv 4x3x3x3 and dense 10x36 kernels of 2; four BatchNorm scales of 3
+    assert weight_norms(net) == {'weight_sq': (108 + 360) * 4.0, 'gamma_sq': 4 * 9.0}
+
+
+def test_batchnorm_scales_start_at_one_and_end_far_below(release_root):
+    from gluon_pydmn.model_zoo import get_model, load_trained
+    fresh = get_model('pydmobilenet_concat_29_0.25')
+    channels = sum(p.shape[0] for n, p in fresh.collect_params().items() if n.endswith('_gamma'))
+    assert channels == 2115 and weight_norms(fresh)['gamma_sq'] == channels
+    trained = weight_norms(load_trained('pydmobilenet_concat_29_0.25', 'cifar10',
+                                        root=release_root))
+    # 320 epochs of weight decay leave the authors' scales at about a third of 1 on average
+    assert trained['gamma_sq'] == pytest.approx(271.5, abs=0.05)
+    assert trained['weight_sq'] == pytest.approx(1002.6, abs=0.05)
 
 
 @pytest.fixture(scope='module')

@@ -92,6 +92,11 @@ MUTATIONS = [
              '                      **GLUONCV_ROWS, **GLUONCV_TABLE4_ROWS)',
              '                      **GLUONCV_TABLE4_ROWS)', ('tests/test_table3.py',),
              "Table 3's ResNet-20 and ResNet-56 rows (GluonCV's) left out of the reproduction"),
+    Mutation('weight-norms-with-biases', 'gluon_pydmn/reproduce/signature.py',
+             "        key = ('weight_sq' if name.endswith('_weight') else",
+             "        key = ('weight_sq' if name.endswith(('_weight', '_bias')) else",
+             ('tests/test_signature.py',),
+             "the weights' squared norm counting biases as well as kernels"),
 ]
 
 # as in the Makefile

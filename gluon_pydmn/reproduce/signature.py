@@ -7,6 +7,12 @@ answers a 50/50 blend of two test images with about half of each class (a loss n
 images only is near-certain on most clean images and picks one side of a blend (a loss of
 several nats). ``experiments/signature.py`` (``make signature``) puts the authors' released
 weights and our training runs side by side in ``results/signature.md``.
+
+The squared norm of the weights (:func:`weight_norms`) is a signature of the schema rather
+than of the predictions: with BatchNorm after every convolution, weight decay and the
+gradient steps pull the weights' norm to a balance set by the learning rate, the weight decay
+and the length of training, so two networks trained with the same schema end with about the
+same norms, whatever their seeds.
 """
 import numpy as np
 
@@ -14,12 +20,14 @@ from ..catalog import display_name
 from ..evaluate import error_rate, predict
 from ..run_folder import STALE_CAUSE, STALE_MARK
 
-__all__ = ['prediction_signature', 'blend_pairs', 'signature_markdown', 'COLUMNS']
+__all__ = ['prediction_signature', 'weight_norms', 'blend_pairs', 'signature_markdown', 'COLUMNS']
 
 #: (key, column heading) of a signature row, in table order
 COLUMNS = (('test_error', 'test error (%)'), ('train_error', 'training-set error (%)'),
            ('test_nll', 'test loss (nats)'), ('confidence', 'mean top probability'),
-           ('sure_share', 'test images >0.99 sure (%)'), ('blend_loss', '50/50 blend loss (nats)'))
+           ('sure_share', 'test images >0.99 sure (%)'), ('blend_loss', '50/50 blend loss (nats)'),
+           ('weight_sq', 'squared weights, conv and dense'),
+           ('gamma_sq', 'squared BatchNorm scales'))
 
 
 def _softmax(logits):
@@ -88,9 +96,35 @@ def prediction_signature(net, test_set, train_set=None, pairs=2000, batch_size=5
     }
 
 
+def weight_norms(net):
+    """Squared L2 norms of a network's convolution and dense weights and BatchNorm scales.
+
+    Parameters
+    ----------
+    net : Block
+        A network with initialised parameters.
+
+    Returns
+    -------
+    dict
+        ``weight_sq``: the sum of squares of every ``*_weight`` parameter (convolution and
+        dense kernels; no biases); ``gamma_sq``: that of every BatchNorm ``*_gamma``. Both
+        are sums over the whole network, in float64.
+    """
+    sums = {'weight_sq': 0.0, 'gamma_sq': 0.0}
+    for name, param in net.collect_params().items():
+        key = ('weight_sq' if name.endswith('_weight') else
+               'gamma_sq' if name.endswith('_gamma') else None)
+        if key is not None:
+            sums[key] += float(np.square(param.data().asnumpy().astype(np.float64)).sum())
+    return sums
+
+
 def _cell(key, value):
     if value is None:
         return ''
+    if key in ('weight_sq', 'gamma_sq'):
+        return '%.1f' % value
     return ('%.3f' if key in ('test_nll', 'confidence', 'blend_loss') else '%.2f') % value
 
 
@@ -116,6 +150,7 @@ def signature_markdown(rows, command, intro=''):
         cells += [_cell(key, row[key]) for key, _ in COLUMNS]
         lines.append('| %s |' % ' | '.join(cells))
     if any(row.get('stale_input_bn') for row in rows):
-        lines += ['', '%s Weights with %s. Every column measures them on mis-scaled inputs.'
+        lines += ['', '%s Weights with %s. The prediction columns measure them on mis-scaled '
+                  'inputs; their norms are unaffected.'
                   % (STALE_MARK, STALE_CAUSE)]
     return '\n'.join(lines) + '\n'
