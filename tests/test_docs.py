@@ -19,6 +19,11 @@ def _markdown_files():
     return paths + sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
 
 
+def _read(path):
+    with open(path, encoding='utf-8') as f:
+        return f.read()
+
+
 def _relative(path):
     return os.path.relpath(path, ROOT)
 
@@ -30,8 +35,8 @@ def github_anchor(heading):
 
 
 def anchors(path):
-    with open(path, encoding='utf-8') as f:
-        return {github_anchor(line.lstrip('#')) for line in f if re.match(r'#{1,6} ', line)}
+    return {github_anchor(line.lstrip('#')) for line in _read(path).splitlines()
+            if re.match(r'#{1,6} ', line)}
 
 
 def test_github_anchor_matches_githubs_rule():
@@ -42,23 +47,20 @@ def test_github_anchor_matches_githubs_rule():
 
 
 def test_readme_is_at_most_8000_characters():
-    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
-        size = len(f.read())
+    size = len(_read(os.path.join(ROOT, 'README.md')))
     assert size <= README_LIMIT, (
         'README.md has %d characters, over the %d allowed: move detail to docs/'
         % (size, README_LIMIT))
 
 
 def test_link_pattern_finds_the_readmes_links():
-    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
-        targets = LINK.findall(f.read())
+    targets = LINK.findall(_read(os.path.join(ROOT, 'README.md')))
     assert 'docs/training.md#figure-2' in targets and len(targets) >= 10
 
 
 @pytest.mark.parametrize('path', _markdown_files(), ids=_relative)
 def test_relative_links_resolve(path):
-    with open(path, encoding='utf-8') as f:
-        targets = LINK.findall(f.read())
+    targets = LINK.findall(_read(path))
     broken = []
     for target in targets:
         if re.match(r'[a-z]+://', target):
@@ -83,7 +85,6 @@ def test_code_and_readme_do_not_cite_issue_numbers():
     assert len(paths) > 20
     citing = []
     for path in paths:
-        with open(path, encoding='utf-8') as f:
-            if 'issue #' in f.read().lower():
-                citing.append(_relative(path))
+        if 'issue #' in _read(path).lower():
+            citing.append(_relative(path))
     assert not citing, 'these files cite issue numbers: %s' % citing
