@@ -76,6 +76,33 @@ def test_paper_errors_are_dotted_lines_in_each_runs_colour(two_runs):
     assert "The paper: 7.30% (quoted from GluonCV's model zoo; dotted line)." in caption
 
 
+def test_runs_of_one_network_are_told_apart_by_seed_then_folder(two_runs, tmp_path):
+    import json
+    import shutil
+    folders = [two_runs[1]]
+    for folder in ('seed3', 'seed3-again'):
+        shutil.copytree(two_runs[1], tmp_path / folder)
+        with open(tmp_path / folder / 'run.json') as f:
+            run = json.load(f)
+        run['config']['seed'] = 3
+        with open(tmp_path / folder / 'run.json', 'w') as f:
+            json.dump(run, f)
+        folders.append(str(tmp_path / folder))
+    fig = plot_training_curves(folders + [two_runs[0]], paper_error=lambda model, labels: 7.33)
+    loss_ax, error_ax = fig.axes
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == [
+        'PydMobileNet-Concat-29-0.25, seed 0 (0.093M params)',
+        'PydMobileNet-Concat-29-0.25, seed3 (0.093M params)',
+        'PydMobileNet-Concat-29-0.25, seed3-again (0.093M params)',
+        'ResNet-20 (GluonCV) (0.272M params)']
+    paper = [line for line in error_ax.lines if line.get_linestyle() == ':']
+    assert len(paper) == 2  # one line for the three PydMobileNet runs, one for ResNet-20
+    assert paper[0].get_color() == 'black'
+    assert paper[1].get_color() == loss_ax.lines[3].get_color() != 'black'
+    caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
+    assert 'PydMobileNet-Concat-29-0.25, seed3-again on cifar10' in caption
+
+
 def test_figure2_script_writes_a_png_with_its_command(two_runs, tmp_path):
     out = str(tmp_path / 'figure2.png')
     plot_figure2.main(['--runs'] + two_runs + ['--out', out])

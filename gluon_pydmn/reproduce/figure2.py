@@ -6,7 +6,9 @@ run folders of :func:`gluon_pydmn.train.train` (``experiments/train.py``): each 
 ``history.csv`` gives the curves and its ``run.json`` the network, its #params and the schema,
 which the caption states, so any set of runs can be drawn the same way.
 """
+import os
 import textwrap
+from collections import Counter
 
 from matplotlib.figure import Figure
 
@@ -15,6 +17,8 @@ from ..run_folder import read_run, run_result, stale_note
 from .paper import paper_source
 
 __all__ = ['plot_training_curves']
+
+_COLORS = ('tab:red', 'tab:green', 'tab:blue', 'tab:orange', 'tab:purple', 'tab:brown', 'tab:gray')
 
 
 def plot_training_curves(run_dirs, footer=None, paper_error=None):
@@ -29,8 +33,8 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
     paper_error : callable, optional
         ``paper_error(model, label_set)``: the paper's error or None
         (``functools.partial(`` :func:`~gluon_pydmn.reproduce.paper.paper_error` ``, tables)``).
-        Where it gives one, a dotted line in the run's colour marks it on the test-error axis
-        and the caption quotes it.
+        Where it gives one, a dotted line marks it on the test-error axis (in the run's colour,
+        or black, once, for several runs of one network) and the caption quotes it.
 
     Returns
     -------
@@ -40,25 +44,30 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
     if not run_dirs:
         raise ValueError('no run folder given')
     runs = [read_run(d) for d in run_dirs]
+    names = _run_names(run_dirs, [run for run, _ in runs])
     fig = Figure(figsize=(11, 5.2))
     loss_ax, error_ax = fig.subplots(1, 2)
     caption = []
-    for (run, history), color in zip(runs, ('tab:red', 'tab:green', 'tab:blue', 'tab:orange',
-                                            'tab:purple', 'tab:brown', 'tab:gray')):
-        label = '%s (%.3fM params)' % (display_name(run['model']), run['params'] / 1e6)
+    paper_drawn = set()
+    runs_per_task = Counter((run['model'], run['label_set']) for run, _ in runs)
+    for (run, history), name, color in zip(runs, names, _COLORS):
+        label = '%s (%.3fM params)' % (name, run['params'] / 1e6)
         epochs = [r['epoch'] for r in history]
         loss_ax.plot(epochs, [r['train_loss'] for r in history], color=color, label=label)
         error_ax.plot(epochs, [r['test_error'] for r in history], color=color, label=label)
         result = run_result(history)
         stale = [r['epoch'] for r in history if r['stale_input_bn']]
-        paper = paper_error(run['model'], run['label_set']) if paper_error else None
-        if paper is not None:
-            source = paper_source(run['model'])
-            error_ax.axhline(paper, color=color, linestyle=':', linewidth=1.2,
+        task = (run['model'], run['label_set'])
+        paper = paper_error(*task) if paper_error else None
+        source = paper_source(run['model']) if paper is not None else None
+        if paper is not None and task not in paper_drawn:
+            paper_drawn.add(task)
+            error_ax.axhline(paper, color=color if runs_per_task[task] == 1 else 'black',
+                             linestyle=':', linewidth=1.2,
                              label='paper: %.2f%% (%s)' % (paper, source))
         caption.append('%s on %s, %d training images: %s. %d of %d epochs done; test error '
                        '%.2f%% at the last epoch, %.2f%% at the best (epoch %d).%s%s'
-                       % (display_name(run['model']), run['label_set'], run['train_images'],
+                       % (name, run['label_set'], run['train_images'],
                           run['schema'], result['last_epoch'], run['config']['epochs'],
                           result['last_error'], result['best_error'], result['best_epoch'],
                           '' if paper is None else ' The paper: %.2f%% (%s; dotted line).'
@@ -74,3 +83,23 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
     fig.text(0.01, 0.01, text, fontsize=7, color='dimgray', va='bottom')
     fig.subplots_adjust(top=0.95, bottom=0.12 + 0.035 * text.count('\n'), wspace=0.25)
     return fig
+
+
+def _run_names(run_dirs, runs):
+    """Each run's network name, told apart where several runs train the same network.
+
+    Runs of one network are named by their seed where it differs (", seed 1"), otherwise by
+    their folder, so no two curves share a legend entry.
+    """
+    names = [display_name(run['model']) for run in runs]
+    seeds = [run['config'].get('seed') for run in runs]
+    runs_per_name, runs_per_seed = Counter(names), Counter(zip(names, seeds))
+    out = []
+    for name, seed, run_dir in zip(names, seeds, run_dirs):
+        if runs_per_name[name] == 1:
+            out.append(name)
+        elif runs_per_seed[name, seed] == 1:
+            out.append('%s, seed %s' % (name, seed))
+        else:
+            out.append('%s, %s' % (name, os.path.basename(os.path.normpath(run_dir))))
+    return out
