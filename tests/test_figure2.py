@@ -103,6 +103,11 @@ def test_runs_of_one_network_are_told_apart_by_seed_then_folder(two_runs, tmp_pa
     assert 'PydMobileNet-Concat-29-0.25, seed3-again on cifar10' in caption
 
 
+def test_more_runs_than_colours_are_all_drawn(two_runs):
+    fig = plot_training_curves(two_runs * 4)
+    assert [len(ax.lines) for ax in fig.axes] == [8, 8]
+
+
 def test_figure2_script_writes_a_png_with_its_command(two_runs, tmp_path):
     out = str(tmp_path / 'figure2.png')
     plot_figure2.main(['--runs'] + two_runs + ['--out', out])

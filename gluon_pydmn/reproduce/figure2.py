@@ -6,6 +6,7 @@ run folders of :func:`gluon_pydmn.train.train` (``experiments/train.py``): each 
 ``history.csv`` gives the curves and its ``run.json`` the network, its #params and the schema,
 which the caption states, so any set of runs can be drawn the same way.
 """
+import itertools
 import os
 import textwrap
 from collections import Counter
@@ -50,7 +51,7 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
     caption = []
     paper_drawn = set()
     runs_per_task = Counter((run['model'], run['label_set']) for run, _ in runs)
-    for (run, history), name, color in zip(runs, names, _COLORS):
+    for (run, history), name, color in zip(runs, names, itertools.cycle(_COLORS)):
         label = '%s (%.3fM params)' % (name, run['params'] / 1e6)
         epochs = [r['epoch'] for r in history]
         loss_ax.plot(epochs, [r['train_loss'] for r in history], color=color, label=label)
