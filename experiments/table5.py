@@ -18,7 +18,7 @@ from gluon_pydmn import cli
 from gluon_pydmn.cpu import configure_cpu
 from gluon_pydmn.data import CIFAR10, normalize_images
 from gluon_pydmn.reproduce import table5
-from gluon_pydmn.reproduce.machine import machine_info, machine_line
+from gluon_pydmn.machine import machine_info, machine_line
 from gluon_pydmn.reproduce.paper import load_paper_tables
 from gluon_pydmn.utils import command_line, write_text
 

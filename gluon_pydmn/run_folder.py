@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import re
+import statistics
 import tempfile
 
 import mxnet as mx
@@ -30,8 +31,8 @@ from .utils import (atomic_path, input_batchnorm_untrained, mxnet_error_reason,
 __all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'SUMMARY_FILE', 'HISTORY_FILE', 'Checkpoint',
            'RunFolderLock', 'check_writable', 'write_run_info', 'write_history', 'read_history',
            'read_run', 'read_run_spec', 'read_summary_spec', 'is_final', 'is_finished',
-           'run_result', 'history_markdown', 'summary_header', 'write_summary', 'current_weights',
-           'stale_input_batchnorm', 'stale_note']
+           'run_result', 'history_markdown', 'epoch_times_markdown', 'summary_header',
+           'write_summary', 'refresh_summary', 'current_weights', 'stale_input_batchnorm', 'stale_note']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'
@@ -53,18 +54,18 @@ def read_run(out_dir):
 
 def read_history(out_dir):
     """A run folder's ``history.csv``: one dict per finished epoch, with numeric ``epoch``,
-    ``lr``, ``train_loss``, ``test_error`` and ``seconds`` and boolean ``mixup`` and
-    ``stale_input_bn`` (for a history written before that column, whether the run's current
-    weights have a stale input BatchNorm, :func:`stale_input_batchnorm`; when no weights are
-    left to tell, every epoch is marked, as the loop before the fix left that layer untrained
-    on every CPU)."""
+    ``lr``, ``train_loss``, ``test_error`` and ``seconds``, boolean ``mixup`` and
+    ``stale_input_bn``, and ``machine`` (the machine ``seconds`` was measured on; None for
+    epochs trained before it was recorded). For a history written before ``stale_input_bn``,
+    that column says whether the run's current weights have a stale input BatchNorm
+    (:func:`stale_input_batchnorm`); when no weights are left to tell, every epoch is marked,
+    as the loop before the fix left that layer untrained on every CPU."""
     path = os.path.join(out_dir, HISTORY_FILE)
     if not os.path.isfile(path):
         raise NotARunFolderError('%s is missing: is %s a run folder of experiments/train.py with '
                                 'one finished epoch at least?' % (path, out_dir))
     with open(path, newline='') as f:
-        rows = [{k: (v == 'True' if k in _BOOLEAN_COLUMNS else int(v) if k == 'epoch' else float(v))
-                 for k, v in row.items()} for row in csv.DictReader(f)]
+        rows = [{k: _parse_column(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
     if rows and 'stale_input_bn' not in rows[0]:
         # written before the input BatchNorm fix: the weights tell whether it matters (a run
         # trained on a GPU has the statistics); without weights nothing clears the epochs
@@ -77,6 +78,14 @@ def read_history(out_dir):
 
 
 _BOOLEAN_COLUMNS = ('mixup', 'stale_input_bn')
+
+
+def _parse_column(name, text):
+    if name in _BOOLEAN_COLUMNS:
+        return text == 'True'
+    if name == 'machine':
+        return text or None  # epochs trained before the machine was recorded
+    return int(text) if name == 'epoch' else float(text)
 
 
 def stale_input_batchnorm(params_path):
@@ -193,17 +202,52 @@ def run_result(history):
 
 
 def history_markdown(history):
-    """A markdown table of :func:`~gluon_pydmn.train.train`'s per-epoch rows."""
-    lines = ['| epoch | lr | mixup | train loss | test error (%) | seconds |',
-             '|---:|---:|---|---:|---:|---:|']
-    lines += ['| %d | %g | %s | %.4f | %.2f%s | %.0f |'
+    """A markdown table of :func:`~gluon_pydmn.train.train`'s per-epoch rows, without the
+    wall times: those are only comparable on one machine (:func:`epoch_times_markdown`)."""
+    lines = ['| epoch | lr | mixup | train loss | test error (%) |', '|---:|---:|---|---:|---:|']
+    lines += ['| %d | %g | %s | %.4f | %.2f%s |'
               % (r['epoch'], r['lr'], 'yes' if r['mixup'] else 'no', r['train_loss'],
-                 r['test_error'], STALE_MARK if r.get('stale_input_bn') else '', r['seconds'])
+                 r['test_error'], STALE_MARK if r.get('stale_input_bn') else '')
               for r in history]
     stale = [r['epoch'] for r in history if r.get('stale_input_bn')]
     if stale:
         lines.append('\n%s %s' % (STALE_MARK, stale_note(stale)))
     return '\n'.join(lines) + '\n'
+
+
+def epoch_times_markdown(history):
+    """The wall time per epoch, one line for each machine that trained epochs of the run (a run
+    resumed on other machines has several), as median and range in seconds. Epochs trained
+    before the machine was recorded with them get no time: it cannot be told which machine
+    took it."""
+    by_machine = {}
+    for row in history:
+        by_machine.setdefault(row.get('machine'), []).append(row)
+    lines = []
+    for machine, rows in by_machine.items():
+        epochs = _epoch_ranges([r['epoch'] for r in rows])
+        if machine is None:
+            lines.append('- %s: not shown, as the machine that trained them was not recorded '
+                         '(history.csv keeps the seconds)' % epochs)
+            continue
+        seconds = sorted(r['seconds'] for r in rows)
+        lines.append('- %s on %s: median %.0f s (%.0f-%.0f s)'
+                     % (epochs, machine, statistics.median(seconds), seconds[0], seconds[-1]))
+    return ('Wall time per epoch, by the machine that trained the epochs (times from different '
+            'machines are not comparable; other work on a machine slows its epochs):\n\n'
+            + '\n'.join(lines) + '\n')
+
+
+def _epoch_ranges(epochs):
+    """``'epoch 3'`` or ``'epochs 1-4, 7'`` for a sorted list of epochs."""
+    spans = []
+    for epoch in epochs:
+        if spans and epoch == spans[-1][1] + 1:
+            spans[-1][1] = epoch
+        else:
+            spans.append([epoch, epoch])
+    text = ', '.join('%d' % a if a == b else '%d-%d' % (a, b) for a, b in spans)
+    return ('epoch ' if len(epochs) == 1 else 'epochs ') + text
 
 
 STALE_MARK = '†'
@@ -234,7 +278,8 @@ def summary_header(model, label_set, command, config, train_images, note=''):
 
 def write_summary(out_dir, header, history):
     """``summary.md``: ``header`` (:func:`summary_header`), the last and best epoch's test
-    error, and the per-epoch table (:func:`history_markdown`)."""
+    error, the per-epoch table (:func:`history_markdown`) and the time per epoch on each
+    machine (:func:`epoch_times_markdown`)."""
     result = run_result(history)
     stale = [r for r in history if r.get('stale_input_bn')]
     caveat = ''
@@ -248,7 +293,40 @@ def write_summary(out_dir, header, history):
             .replace('{result}', 'Test error: %.2f%% at the last epoch (%d), %.2f%% at the best '
                      'epoch (%d).%s' % (result['last_error'], result['last_epoch'],
                                         result['best_error'], result['best_epoch'], caveat)))
-    write_text(os.path.join(out_dir, SUMMARY_FILE), text + history_markdown(history))
+    write_text(os.path.join(out_dir, SUMMARY_FILE), text + _summary_tables(history))
+
+
+def _summary_tables(history):
+    return history_markdown(history) + '\n' + epoch_times_markdown(history)
+
+
+def refresh_summary(out_dir):
+    """Rewrite the tables of ``out_dir``'s ``summary.md`` from its ``history.csv`` in the
+    current layout (:func:`write_summary`'s), keeping the lines above them: the command that
+    trained the run, its schema and result. For summaries written by an older version, e.g.
+    with the wall times of several machines in one column.
+
+    Returns
+    -------
+    bool
+        Whether the file changed.
+    """
+    path = os.path.join(out_dir, SUMMARY_FILE)
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise NotARunFolderError('cannot read %s (%s): is %s a run folder of experiments/train.py?'
+                                 % (path, e.strerror, out_dir)) from None
+    head, table, _ = text.partition('\n| epoch |')
+    if not table:
+        raise NotARunFolderError('%s has no per-epoch table (a line starting "| epoch |"): '
+                                 'restore it from the run\'s commit' % path)
+    new = head + '\n' + _summary_tables(read_history(out_dir))
+    if new == text:
+        return False
+    write_text(path, new)
+    return True
 
 
 def is_finished(out_dir, config, train_images):
@@ -288,7 +366,9 @@ def write_history(out_dir, history, title=None):
     with GluonCV's ``TrainingHistory``), each written atomically."""
     with atomic_path(os.path.join(out_dir, HISTORY_FILE)) as tmp:
         with open(tmp, 'w', newline='') as f:
-            writer = csv.DictWriter(f, fieldnames=list(history[0]))
+            # epochs resumed from an older checkpoint may have columns its epochs lack
+            columns = list(dict.fromkeys(k for row in history for k in row))
+            writer = csv.DictWriter(f, fieldnames=columns, restval='')
             writer.writeheader()
             writer.writerows(history)
     import matplotlib.pyplot as plt

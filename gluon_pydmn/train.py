@@ -24,6 +24,7 @@ from .data import augmented_batch, check_raw_dataset
 from .evaluate import error_rate, predict
 from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, RunFolderBusyError,
                      RunFolderNotWritableError, TrainingDivergedError)
+from .machine import machine_info, machine_line
 from .run_folder import (Checkpoint, RunFolderLock, check_writable, is_final,
                          stale_input_batchnorm, write_history, write_run_info)
 from .schema import TrainConfig
@@ -138,7 +139,9 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         (1-based), ``lr`` (the optimizer's), ``mixup`` (whether batches were mixed),
         ``train_loss``, ``test_error`` (percent), ``seconds``, ``stale_input_bn`` (whether
         the test ran with the input BatchNorm's initial statistics: only epochs of checkpoints
-        written before that fix, see :func:`~gluon_pydmn.run_folder.stale_input_batchnorm`).
+        written before that fix, see :func:`~gluon_pydmn.run_folder.stale_input_batchnorm`),
+        ``machine`` (:func:`~gluon_pydmn.machine.machine_line` of the machine whose wall time
+        ``seconds`` is; absent from epochs trained before it was recorded).
     """
     config = config or TrainConfig()
     contexts = context_list(ctx)
@@ -205,6 +208,8 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
     net.hybridize(static_alloc=True, static_shape=True)
     tester = _EvaluationCopy(net, contexts[0])
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
+    machine = machine_line(dict(machine_info(contexts[0], onnx=False),
+                                ctx=', '.join(str(c) for c in contexts)))
     first = state['epoch']
     last = config.epochs if stop_after is None else min(config.epochs, first + stop_after)
     for epoch in range(first, last):
@@ -251,7 +256,8 @@ def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, 
         # what ran: the optimizer's learning rate and whether batches were mixed
         row = {'epoch': epoch + 1, 'lr': trainer.learning_rate, 'mixup': mixed,
                'train_loss': total / steps, 'test_error': test_error,
-               'seconds': round(time.time() - start, 1), 'stale_input_bn': False}
+               'seconds': round(time.time() - start, 1), 'stale_input_bn': False,
+               'machine': machine}
         state = dict(state, epoch=epoch + 1, history=state['history'] + [row])
         checkpoint.save(net, trainer, state)
         write_history(out_dir, state['history'], title)

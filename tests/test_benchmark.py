@@ -5,7 +5,7 @@ import pytest
 import gluon_pydmn as g
 from gluon_pydmn.catalog import ModelCfg
 from gluon_pydmn.reproduce import benchmark
-from gluon_pydmn.reproduce.machine import machine_info, machine_line
+from gluon_pydmn.machine import machine_info, machine_line
 from gluon_pydmn.reproduce.timing import ratio_quartiles, time_rounds
 
 from conftest import load_script

@@ -6,7 +6,7 @@ import mxnet as mx
 import onnxruntime
 import pytest
 
-from gluon_pydmn.reproduce.machine import machine_info, machine_line
+from gluon_pydmn.machine import machine_info, machine_line
 
 
 @pytest.mark.parametrize('flags, isa', [('fpu sse4_2 avx avx2 fma', 'AVX2'),

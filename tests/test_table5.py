@@ -13,7 +13,7 @@ import gluon_pydmn as g
 from gluon_pydmn import cli
 from gluon_pydmn.deployment import deploy
 from gluon_pydmn.reproduce import table3, table5
-from gluon_pydmn.reproduce.machine import machine_info, machine_line
+from gluon_pydmn.machine import machine_info, machine_line
 from gluon_pydmn.reproduce.paper import load_paper_tables
 
 from conftest import load_pretrained_quietly

@@ -13,8 +13,10 @@ from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.errors import UserError
 from gluon_pydmn.evaluate import error_rate, predict
 from gluon_pydmn.errors import ConfigError
-from gluon_pydmn.run_folder import (is_finished, read_history, read_run, read_run_spec,
-                                    run_result, stale_input_batchnorm)
+from gluon_pydmn.machine import machine_info, machine_line
+from gluon_pydmn.run_folder import (epoch_times_markdown, history_markdown, is_finished,
+                                    read_history, read_run, read_run_spec, run_result,
+                                    stale_input_batchnorm, write_history)
 from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
                                TrainConfig, TrainingDivergedError, mixup, train)
 from gluon_pydmn.train_options import config_from_args
@@ -83,6 +85,36 @@ def test_run_result_skips_epochs_tested_with_a_stale_input_batchnorm():
     assert run_result(history) == {'last_epoch': 3, 'last_error': 11.0,
                                    'best_epoch': 3, 'best_error': 11.0}
     assert run_result(history[:1])['best_epoch'] == 1  # nothing else to choose from
+
+
+def _rows(machines, seconds):
+    return [{'epoch': i + 1, 'lr': 0.1, 'mixup': True, 'train_loss': 1.5, 'test_error': 20.0,
+             'seconds': s, 'stale_input_bn': False, **({} if m is None else {'machine': m})}
+            for i, (m, s) in enumerate(zip(machines, seconds))]
+
+
+def test_epoch_times_are_given_per_machine_never_in_one_column():
+    """A run resumed on other machines: each machine's epochs and their median time on a line
+    of their own; epochs whose machine was not recorded get no time."""
+    history = _rows([None, None, 'CPU A', 'CPU A', 'CPU B', 'CPU A', 'CPU A'],
+                    [900, 100, 150, 170, 400, 160, 200])
+    assert epoch_times_markdown(history).splitlines()[2:] == [
+        '- epochs 1-2: not shown, as the machine that trained them was not recorded '
+        '(history.csv keeps the seconds)',
+        '- epochs 3-4, 6-7 on CPU A: median 165 s (150-200 s)',
+        '- epoch 5 on CPU B: median 400 s (400-400 s)']
+    table = history_markdown(history)
+    assert table.splitlines()[0] == '| epoch | lr | mixup | train loss | test error (%) |'
+    assert '| 5 | 0.1 | yes | 1.5000 | 20.00 |' in table and '400' not in table
+
+
+def test_history_of_a_run_resumed_from_before_the_machine_column_round_trips(tmp_path):
+    """Epochs from an older checkpoint lack ``machine``; the resumed epochs have it."""
+    history = _rows([None, 'CPU A, 2 cores', 'CPU A, 2 cores'], [100, 150, 170])
+    write_history(str(tmp_path), history)
+    assert [r.get('machine') for r in read_history(str(tmp_path))] == [
+        None, 'CPU A, 2 cores', 'CPU A, 2 cores']
+    assert [r['seconds'] for r in read_history(str(tmp_path))] == [100, 150, 170]
 
 
 @pytest.mark.parametrize('bad', [dict(epochs=0), dict(batch_size=0), dict(learning_rate=-1),
@@ -373,8 +405,12 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
             % (history[-1]['test_error'], result['best_error'], result['best_epoch'])) in summary
     assert "Schema: a custom schema (2 epochs" in summary
     for row in history:
-        assert '| %d | 0.1 | no | %.4f | %.2f |' % (row['epoch'], row['train_loss'],
-                                                   row['test_error']) in summary
+        assert '| %d | 0.1 | no | %.4f | %.2f |\n' % (row['epoch'], row['train_loss'],
+                                                     row['test_error']) in summary
+    machine = machine_line(machine_info(mx.cpu(), onnx=False))
+    assert [r['machine'] for r in read_history(out)] == [machine, machine]
+    assert '- epochs 1-2 on %s: median ' % machine in summary
+    assert 'OMP_NUM_THREADS' in machine and 'ONNX' not in machine
     train_script.main(args)  # finished: nothing more to do
     assert 'is finished (2 of 2 epochs): nothing to do' in capsys.readouterr().out
 

@@ -9,7 +9,6 @@
   paper's layout;
 * :mod:`~gluon_pydmn.reproduce.benchmark`, :mod:`~gluon_pydmn.reproduce.timing`: training and
   inference timing of Table 5's networks;
-* :mod:`~gluon_pydmn.reproduce.machine`: the machine description every timing file carries;
 * :mod:`~gluon_pydmn.reproduce.figure2`: the paper's Figure 2 from training run folders;
 * :mod:`~gluon_pydmn.reproduce.run_index`: the index of committed training runs;
 * :mod:`~gluon_pydmn.reproduce.sweep`: Table 3 trained from scratch, as Ray tasks.

@@ -14,7 +14,7 @@ with their quartiles. The contenders of one network run in interleaved rounds
 
 One ``ctx`` reaches every array and network; nothing CPU-specific (MKL-DNN fusion, the C++
 operator) is applied on a GPU context. Every table carries a description of the machine
-(:func:`~gluon_pydmn.reproduce.machine.machine_info`): figures from different machines
+(:func:`~gluon_pydmn.machine.machine_info`): figures from different machines
 are not comparable.
 """
 import csv
@@ -36,7 +36,7 @@ from ..errors import UserError
 from ..export import OnnxModel, export_onnx
 from ..model_zoo import CoarseLabelWarning, get_model
 from ..pretrained import authors_graph
-from .machine import machine_line
+from ..machine import machine_line
 from .paper import model_of_row
 from .timing import inference_fn, ratio_quartiles, time_rounds
 
@@ -164,7 +164,7 @@ def build_rows(paper_table5, measured, machine):
     measured : dict of str to dict
         Zoo name -> :func:`measure_model`'s row.
     machine : str
-        :func:`~gluon_pydmn.reproduce.machine.machine_line` of the machine that measured them (a column of the CSV).
+        :func:`~gluon_pydmn.machine.machine_line` of the machine that measured them (a column of the CSV).
     """
     rows = []
     for paper in paper_table5:
@@ -376,7 +376,7 @@ def to_document(rows, info, command):
     rows : list of dict
         :func:`build_rows`.
     info : dict
-        :func:`~gluon_pydmn.reproduce.machine.machine_info` of the run, with ``warmup`` (the
+        :func:`~gluon_pydmn.machine.machine_info` of the run, with ``warmup`` (the
         untimed rounds) and ``load`` (the one-minute load average before and after).
     command : str
         The command that ran.

@@ -1,7 +1,8 @@
 """The machine a timing ran on, described for every published table and figure.
 
 Timings from different machines are not comparable (the CPUs here vary between AVX2 and
-AVX-512), so every timing file carries :func:`machine_line` of :func:`machine_info`.
+AVX-512), so every timing file carries :func:`machine_line` of :func:`machine_info`, and
+every training epoch's wall time is recorded with the machine that ran it.
 """
 import os
 import platform
@@ -38,22 +39,32 @@ def _gpu_name(device_id):
     return out.stdout.strip() or 'unknown GPU'
 
 
-def machine_info(ctx, cpuinfo='/proc/cpuinfo'):
+def machine_info(ctx, cpuinfo='/proc/cpuinfo', onnx=True):
     """What the timings depend on: CPU model and vector ISA, cores, OpenMP threads, MXNet
     version and build, the context and, on a GPU context, the GPU's name.
+
+    Parameters
+    ----------
+    ctx : Context
+        The context the timings ran on.
+    cpuinfo : str, default '/proc/cpuinfo'
+        Where the CPU model and flags are read.
+    onnx : bool, default True
+        Record ONNX Runtime's version on a CPU context; False for timings it takes no part
+        in, such as training.
 
     Returns
     -------
     dict
         Keys ``cpu``, ``isa`` (list, e.g. ``['AVX2', 'AVX-512']``), ``cores``,
         ``omp_threads``, ``dnnl_max_cpu_isa``, ``mxnet``, ``mkldnn``, ``cuda``,
-        ``onnxruntime`` (its version; None on a GPU context), ``ctx``, ``gpu`` (its name;
-        None on a CPU context).
+        ``onnxruntime`` (its version; None on a GPU context or with ``onnx=False``), ``ctx``,
+        ``gpu`` (its name; None on a CPU context).
     """
     model, flags = _cpu_model_and_flags(cpuinfo)
     features = mx.runtime.Features()
     onnxruntime = None
-    if ctx.device_type == 'cpu':
+    if onnx and ctx.device_type == 'cpu':
         import onnxruntime as ort
         onnxruntime = ort.__version__
     return {'cpu': model, 'isa': [name for flag, name in _ISA_FLAGS if flag in flags],
