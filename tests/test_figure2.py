@@ -65,12 +65,12 @@ def test_paper_errors_are_dotted_lines_in_each_runs_colour(two_runs):
         {'cifar_resnet20_v1': 7.3, 'pydmobilenet_concat_29_0.25': 7.33}[model]))
     loss_ax, error_ax = fig.axes
     assert len(loss_ax.lines) == 2 and len(error_ax.lines) == 4
-    curves, paper = error_ax.lines[0::2], error_ax.lines[1::2]
+    curves, paper = error_ax.lines[:2], error_ax.lines[2:]  # the paper's lines after the runs
     for curve, line, value in zip(curves, paper, (7.3, 7.33)):
         assert list(line.get_ydata()) == [value, value] and line.get_linestyle() == ':'
         assert line.get_color() == curve.get_color()
     labels = [t.get_text() for t in error_ax.get_legend().get_texts()]
-    assert labels[1] == "paper: 7.30% (quoted from GluonCV's model zoo)"
+    assert labels[2] == "paper: 7.30% (quoted from GluonCV's model zoo)"
     assert labels[3] == 'paper: 7.33% (full 320-epoch schema)'
     caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
     assert "The paper: 7.30% (quoted from GluonCV's model zoo; dotted line)." in caption
@@ -224,3 +224,37 @@ def test_training_index_rewrites_old_summary_tables_and_keeps_their_header(two_r
     assert rewritten == head + history_markdown(history) + '\n' + epoch_times_markdown(history)
     assert rewritten == current  # what train.py writes
     assert '| seconds |' not in rewritten and ' 965 ' not in rewritten
+
+
+@pytest.mark.parametrize('stale_epochs', [[1], [1, 2]])
+def test_test_errors_of_stale_epochs_are_drawn_faded(two_runs, tmp_path, stale_epochs):
+    """Epochs tested with a stale input BatchNorm: their test errors are a faded curve of the
+    run's colour, the valid ones a full one that carries the legend entry (the faded one when
+    no epoch is valid); the training loss is one curve, as training was not affected."""
+    import csv
+    import shutil
+    run = tmp_path / 'run'
+    shutil.copytree(two_runs[1], run)
+    with open(run / 'history.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row['stale_input_bn'] = str(int(row['epoch']) in stale_epochs)
+    with open(run / 'history.csv', 'w', newline='') as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    fig = plot_training_curves([str(run)], paper_error=lambda model, labels: 7.33)
+    loss_ax, error_ax = fig.axes
+    assert len(loss_ax.lines) == 1 and list(loss_ax.lines[0].get_xdata()) == [1, 2]
+    faded, *rest = error_ax.lines
+    assert list(faded.get_xdata()) == stale_epochs and faded.get_alpha() < 1
+    assert np.allclose(faded.get_ydata(), [float(rows[e - 1]['test_error']) for e in stale_epochs])
+    valid = [line for line in rest if line.get_linestyle() != ':']
+    assert [list(line.get_xdata()) for line in valid] == ([[2]] if stale_epochs == [1] else [])
+    assert all(line.get_alpha() is None and line.get_color() == faded.get_color()
+               for line in valid)
+    labels = [t.get_text() for t in error_ax.get_legend().get_texts()]
+    assert labels == ['PydMobileNet-Concat-29-0.25 (0.093M params)',
+                      'paper: 7.33% (full 320-epoch schema)']
+    caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
+    assert 'Their test-error curve is faded.' in caption

@@ -37,6 +37,10 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
         Where it gives one, a dotted line marks it on the test-error axis (in the run's colour,
         or black, once, for several runs of one network) and the caption quotes it.
 
+    Test errors of epochs tested with a stale input BatchNorm
+    (:func:`~gluon_pydmn.run_folder.stale_input_batchnorm`) are too high; their curve is drawn
+    faded and the caption says which epochs they are.
+
     Returns
     -------
     matplotlib.figure.Figure
@@ -49,30 +53,38 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
     fig = Figure(figsize=(11, 5.2))
     loss_ax, error_ax = fig.subplots(1, 2)
     caption = []
-    paper_drawn = set()
+    papers = {}  # (model, label set) -> the paper's error, its source, the line's colour
     runs_per_task = Counter((run['model'], run['label_set']) for run, _ in runs)
     for (run, history), name, color in zip(runs, names, itertools.cycle(_COLORS)):
         label = '%s (%.3fM params)' % (name, run['params'] / 1e6)
-        epochs = [r['epoch'] for r in history]
-        loss_ax.plot(epochs, [r['train_loss'] for r in history], color=color, label=label)
-        error_ax.plot(epochs, [r['test_error'] for r in history], color=color, label=label)
-        result = run_result(history)
+        loss_ax.plot([r['epoch'] for r in history], [r['train_loss'] for r in history],
+                     color=color, label=label)
+        valid = [r for r in history if not r['stale_input_bn']]
         stale = [r['epoch'] for r in history if r['stale_input_bn']]
+        if stale:  # their test errors are too high: faded, so the eye follows the valid ones
+            error_ax.plot(stale, [r['test_error'] for r in history if r['stale_input_bn']],
+                          color=color, alpha=0.35, linewidth=0.8, label=None if valid else label)
+        if valid:
+            error_ax.plot([r['epoch'] for r in valid], [r['test_error'] for r in valid],
+                          color=color, label=label)
+        result = run_result(history)
         task = (run['model'], run['label_set'])
         paper = paper_error(*task) if paper_error else None
         source = paper_source(run['model']) if paper is not None else None
-        if paper is not None and task not in paper_drawn:
-            paper_drawn.add(task)
-            error_ax.axhline(paper, color=color if runs_per_task[task] == 1 else 'black',
-                             linestyle=':', linewidth=1.2,
-                             label='paper: %.2f%% (%s)' % (paper, source))
+        if paper is not None and task not in papers:
+            papers[task] = (paper, source, color if runs_per_task[task] == 1 else 'black')
         caption.append('%s on %s, %d training images: %s. %d of %d epochs done; test error '
                        '%.2f%% at the last epoch, %.2f%% at the best (epoch %d).%s%s'
                        % (name, run['label_set'], run['train_images'],
                           run['schema'], result['last_epoch'], run['config']['epochs'],
                           result['last_error'], result['best_error'], result['best_epoch'],
                           '' if paper is None else ' The paper: %.2f%% (%s; dotted line).'
-                          % (paper, source), ' ' + stale_note(stale) if stale else ''))
+                          % (paper, source),
+                          ' %s Their test-error curve is faded.' % stale_note(stale)
+                          if stale else ''))
+    for paper, source, color in papers.values():  # after the runs: last in the legend
+        error_ax.axhline(paper, color=color, linestyle=':', linewidth=1.2,
+                         label='paper: %.2f%% (%s)' % (paper, source))
     for ax, ylabel in ((loss_ax, 'training loss (soft-label cross-entropy while mixup is on)'),
                        (error_ax, 'test error (%)')):
         ax.set_xlabel('epoch')
