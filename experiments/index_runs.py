@@ -9,8 +9,10 @@ summary.md gets its tables rewritten from its history.csv in the current layout 
 above them, with the command that trained the run, stay).
 """
 import os
+import sys
 
 from gluon_pydmn import cli
+from gluon_pydmn.errors import NotARunFolderError
 from gluon_pydmn.reproduce.paper import load_paper_tables
 from gluon_pydmn.reproduce.run_index import index_markdown, run_folders
 from gluon_pydmn.run_folder import HISTORY_FILE, SUMMARY_FILE, refresh_summary
@@ -28,8 +30,11 @@ def main(argv=None):
     args = parse_args(argv)
     for folder in run_folders(args.root):
         if all(os.path.isfile(os.path.join(folder, f)) for f in (HISTORY_FILE, SUMMARY_FILE)):
-            if refresh_summary(folder):
-                print('rewrote the tables of %s' % os.path.join(folder, SUMMARY_FILE))
+            try:
+                if refresh_summary(folder):
+                    print('rewrote the tables of %s' % os.path.join(folder, SUMMARY_FILE))
+            except NotARunFolderError as e:
+                print('left as it is: %s' % e, file=sys.stderr)
     text = index_markdown(args.root, command_line(__file__, argv), load_paper_tables())
     out = args.out or os.path.join(args.root, 'README.md')
     write_text(out, text)

@@ -304,7 +304,8 @@ def refresh_summary(out_dir):
     """Rewrite the tables of ``out_dir``'s ``summary.md`` from its ``history.csv`` in the
     current layout (:func:`write_summary`'s), keeping the lines above them: the command that
     trained the run, its schema and result. For summaries written by an older version, e.g.
-    with the wall times of several machines in one column.
+    with the wall times of several machines in one column. A summary whose lines above the
+    tables are behind its ``history.csv`` (a run stopped between writing the two) is refused.
 
     Returns
     -------
@@ -322,7 +323,13 @@ def refresh_summary(out_dir):
     if not table:
         raise NotARunFolderError('%s has no per-epoch table (a line starting "| epoch |"): '
                                  'restore it from the run\'s commit' % path)
-    new = head + '\n' + _summary_tables(read_history(out_dir))
+    history = read_history(out_dir)
+    done = re.search(r'(\d+) of \d+ epochs done', head)
+    if done and int(done.group(1)) != history[-1]['epoch']:
+        raise NotARunFolderError('%s says "%s", but its history.csv ends at epoch %d: resume '
+                                 'the run (experiments/train.py --resume %s) to rewrite both'
+                                 % (path, done.group(0), history[-1]['epoch'], out_dir))
+    new = head + '\n' + _summary_tables(history)
     if new == text:
         return False
     write_text(path, new)

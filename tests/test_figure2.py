@@ -258,3 +258,22 @@ def test_test_errors_of_stale_epochs_are_drawn_faded(two_runs, tmp_path, stale_e
                       'paper: 7.33% (full 320-epoch schema)']
     caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
     assert 'Their test-error curve is faded.' in caption
+
+
+def test_training_index_leaves_a_summary_that_is_behind_its_history(two_runs, tmp_path, capsys):
+    """A run stopped between writing history.csv and summary.md: rewriting only the tables
+    would contradict the result above them, so the summary is left and the index says why."""
+    import shutil
+    root = tmp_path / 'runs'
+    run = root / 'behind'
+    shutil.copytree(two_runs[1], run)
+    summary = (run / 'summary.md').read_text()
+    behind = summary.replace('2 of 2 epochs done', '1 of 2 epochs done')
+    assert behind != summary
+    (run / 'summary.md').write_text(behind)
+    index_runs.main(['--root', str(root), '--out', str(tmp_path / 'README.md')])
+    assert (run / 'summary.md').read_text() == behind
+    err = capsys.readouterr().err
+    assert 'says "1 of 2 epochs done", but its history.csv ends at epoch 2' in err
+    assert 'experiments/train.py --resume %s' % run in err
+    assert '| behind |' in (tmp_path / 'README.md').read_text()  # still indexed
