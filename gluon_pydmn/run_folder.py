@@ -32,7 +32,8 @@ __all__ = ['STATE_FILE', 'RUN_FILE', 'FINAL_FILE', 'SUMMARY_FILE', 'HISTORY_FILE
            'RunFolderLock', 'check_writable', 'write_run_info', 'write_history', 'read_history',
            'read_run', 'read_run_spec', 'read_summary_spec', 'is_final', 'is_finished',
            'run_result', 'history_markdown', 'epoch_times_markdown', 'summary_header',
-           'write_summary', 'refresh_summary', 'current_weights', 'stale_input_batchnorm', 'stale_note']
+           'write_summary', 'refresh_summary', 'current_weights', 'stale_input_batchnorm',
+           'stale_note']
 
 STATE_FILE = 'state.json'
 RUN_FILE = 'run.json'

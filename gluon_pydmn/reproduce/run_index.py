@@ -15,8 +15,9 @@ from .paper import paper_error
 __all__ = ['run_folders', 'runs_markdown', 'index_markdown']
 
 INTRO = ('Each folder holds a run of `experiments/train.py`: `summary.md` (command, schema, '
-         'per-epoch table, time per epoch on each machine), `history.csv`, `run.json`; an unfinished run also its resumable '
-         'state (`state.json` and the last epoch\'s `.params`/`.states`), which '
+         'per-epoch table, time per epoch on each machine), `history.csv`, `run.json`; an '
+         'unfinished run also its resumable state (`state.json` and the last epoch\'s '
+         '`.params`/`.states`), which '
          '`experiments/train.py --resume <folder>` resumes on any machine; a finished one '
          '`final.params`, loadable with `gluon_pydmn.load_trained(name, label_set, '
          'checkpoint_path=...)`. The paper\'s errors are for its full 320-epoch schema (the '

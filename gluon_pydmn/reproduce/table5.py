@@ -164,7 +164,8 @@ def build_rows(paper_table5, measured, machine):
     measured : dict of str to dict
         Zoo name -> :func:`measure_model`'s row.
     machine : str
-        :func:`~gluon_pydmn.machine.machine_line` of the machine that measured them (a column of the CSV).
+        :func:`~gluon_pydmn.machine.machine_line` of the machine that measured them (a
+        column of the CSV).
     """
     rows = []
     for paper in paper_table5:
