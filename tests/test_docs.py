@@ -88,3 +88,59 @@ def test_code_and_readme_do_not_cite_issue_numbers():
         if 'issue #' in _read(path).lower():
             citing.append(_relative(path))
     assert not citing, 'these files cite issue numbers: %s' % citing
+
+
+def _table_rows(path, heading):
+    """The rows of the first Markdown table under ``heading``, as lists of cell texts."""
+    lines = _read(path).splitlines()
+    start = lines.index(heading)
+    rows = []
+    for line in lines[start + 1:]:
+        if line.startswith('#'):
+            break
+        if line.startswith('|') and not re.match(r'\|\s*-', line):
+            rows.append([cell.strip() for cell in line.strip('|').split('|')])
+    return rows[1:]  # without the header
+
+
+def _module_map():
+    """The paths the README's module map names, one list per row: the names in backticks in
+    its first cell and the ``.py`` names in its second; a bare name is relative to the
+    folder of the row's first path (``gluon_pydmn/schema.py``, ``train.py``)."""
+    rows = []
+    for cell, holds in _table_rows(os.path.join(ROOT, 'README.md'), '## Module map'):
+        first, *others = re.findall(r'`([^`]+)`', cell)
+        others += [n for n in re.findall(r'`([^`]+)`', holds) if n.endswith('.py')]
+        folder = first if first.endswith('/') else os.path.dirname(first)
+        rows.append([first] + [n if n.startswith(('gluon_pydmn/', 'experiments/'))
+                               else os.path.join(folder, n) for n in others])
+    return rows
+
+
+def test_module_map_names_only_files_that_exist():
+    named = [path for row in _module_map() for path in row]
+    assert 'gluon_pydmn/reproduce/paper.py' in named and 'gluon_pydmn/train.py' in named
+    missing = [path for path in named if not os.path.exists(os.path.join(ROOT, path))]
+    assert not missing, 'README module map names files that do not exist: %s' % missing
+
+
+def test_module_map_names_every_module_of_the_package():
+    named = {os.path.normpath(path) for row in _module_map() for path in row}
+    modules = {os.path.relpath(path, ROOT)
+               for path in glob.glob(os.path.join(ROOT, 'gluon_pydmn', '*.py'))
+               if not path.endswith('__init__.py')}
+    assert len(modules) > 15
+    assert not modules - named, 'README module map lacks %s' % sorted(modules - named)
+
+
+def test_results_index_lists_every_result_file_and_only_those():
+    index = os.path.join(ROOT, 'results', 'README.md')
+    cells = [re.findall(r'`([^`]+)`', cell) for cell, _, _ in _table_rows(index, '# Results')]
+    # training/<run>/... rows describe every run folder, not one file
+    listed = {name for names in cells if not any('<' in n for n in names) for name in names}
+    files = {name for name in os.listdir(os.path.join(ROOT, 'results'))
+             if os.path.isfile(os.path.join(ROOT, 'results', name)) and name != 'README.md'}
+    assert 'table3.md' in files and 'training/README.md' in listed
+    assert not files - listed, 'results/README.md does not list %s' % sorted(files - listed)
+    gone = [name for name in listed if not os.path.exists(os.path.join(ROOT, 'results', name))]
+    assert not gone, 'results/README.md lists files that do not exist: %s' % gone
