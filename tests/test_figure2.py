@@ -117,6 +117,32 @@ def test_figure2_script_writes_a_png_with_its_command(two_runs, tmp_path):
     assert [n for n in os.listdir(tmp_path) if n != 'figure2.png'] == []
 
 
+def test_error_range_sets_the_test_error_axis_only(two_runs):
+    default = plot_training_curves(two_runs)
+    zoomed = plot_training_curves(two_runs, error_range=(6, 12))
+    assert default.axes[1].get_ylim()[0] == 0 and default.axes[1].get_ylim()[1] > 12
+    assert zoomed.axes[1].get_ylim() == (6, 12)
+    assert zoomed.axes[0].get_ylim() == default.axes[0].get_ylim()
+
+
+@pytest.mark.parametrize('error_range', [(12, 6), (5, 5), (-1, 10)])
+def test_error_range_must_be_low_then_high_percent(two_runs, error_range, tmp_path, capsys):
+    with pytest.raises(ValueError, match='0 <= low < high'):
+        plot_training_curves(two_runs, error_range=error_range)
+    with pytest.raises(SystemExit) as exit_info:
+        plot_figure2.main(['--runs'] + two_runs + ['--out', str(tmp_path / 'x.png'),
+                           '--error-range'] + [str(v) for v in error_range])
+    assert exit_info.value.code == 2
+    assert '--error-range takes LOW HIGH' in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
+
+
+def test_figure2_script_draws_the_error_range_it_is_given(two_runs, tmp_path):
+    out = str(tmp_path / 'zoom.png')
+    plot_figure2.main(['--runs'] + two_runs + ['--out', out, '--error-range', '6', '12'])
+    assert '--error-range 6 12' in Image.open(out).info['Description']
+
+
 def test_figure2_script_names_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match='history.csv is missing'):
         plot_figure2.main(['--runs', str(tmp_path), '--out', str(tmp_path / 'x.png')])

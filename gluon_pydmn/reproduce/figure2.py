@@ -22,7 +22,7 @@ __all__ = ['plot_training_curves']
 _COLORS = ('tab:red', 'tab:green', 'tab:blue', 'tab:orange', 'tab:purple', 'tab:brown', 'tab:gray')
 
 
-def plot_training_curves(run_dirs, footer=None, paper_error=None):
+def plot_training_curves(run_dirs, footer=None, paper_error=None, error_range=None):
     """Draw training loss and test error per epoch, one curve per run.
 
     Parameters
@@ -36,6 +36,9 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
         (``functools.partial(`` :func:`~gluon_pydmn.reproduce.paper.paper_error` ``, tables)``).
         Where it gives one, a dotted line marks it on the test-error axis (in the run's colour,
         or black, once, for several runs of one network) and the caption quotes it.
+    error_range : (float, float), optional
+        The test-error axis, in percent (e.g. ``(6, 12)`` to tell apart runs that end close
+        together); by default from 0 to just above the highest error drawn.
 
     Test errors of epochs tested with a stale input BatchNorm
     (:func:`~gluon_pydmn.run_folder.stale_input_batchnorm`) are too high; their curve is drawn
@@ -48,6 +51,9 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
     """
     if not run_dirs:
         raise ValueError('no run folder given')
+    if error_range is not None and not 0 <= error_range[0] < error_range[1]:
+        raise ValueError('error_range must be (low, high) in percent with 0 <= low < high, '
+                         'got %s' % (error_range,))
     runs = [read_run(d) for d in run_dirs]
     names = _run_names(run_dirs, [run for run, _ in runs])
     fig = Figure(figsize=(11, 5.2))
@@ -90,8 +96,10 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None):
         ax.set_xlabel('epoch')
         ax.set_ylabel(ylabel, fontsize=9)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc='upper right')  # the curves fall from the upper left
-    error_ax.set_ylim(0, min(100, max(r['test_error'] for _, h in runs for r in h) * 1.05))
+        # the curves fall from the upper left; a zoomed axis cuts them anywhere
+        ax.legend(fontsize=8, loc='best' if error_range and ax is error_ax else 'upper right')
+    error_ax.set_ylim(error_range or
+                      (0, min(100, max(r['test_error'] for _, h in runs for r in h) * 1.05)))
     text = '\n'.join(textwrap.fill(line, 170) for line in caption + ([footer] if footer else []))
     fig.text(0.01, 0.01, text, fontsize=7, color='dimgray', va='bottom')
     fig.subplots_adjust(top=0.95, bottom=0.12 + 0.035 * text.count('\n'), wspace=0.25)
