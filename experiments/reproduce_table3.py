@@ -63,8 +63,8 @@ def main(argv=None):
             os.remove(os.path.join(args.work_dir, f))
     os.makedirs(args.work_dir, exist_ok=True)
     stats = {}
-    results = table3.measure(args.data_root, args.weights_root, args.work_dir, args.batch_size,
-                             ctx, names=args.models, stats=stats)
+    results = table3.measure(args.data_root, args.weights_root, args.work_dir,
+                             batch_size=args.batch_size, ctx=ctx, names=args.models, stats=stats)
     rows = table3.build_rows(paper['table3'], results)
 
     ours = [r for r in rows if not r['model'].endswith('(GluonCV)')]

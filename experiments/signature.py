@@ -24,7 +24,7 @@ from gluon_pydmn.data import get_dataset
 from gluon_pydmn.errors import UnknownNameError, UserError
 from gluon_pydmn.model_zoo import get_model_list, load_trained
 from gluon_pydmn.reproduce.signature import prediction_signature, signature_markdown, weight_norms
-from gluon_pydmn.run_folder import current_weights, read_run_spec, stale_input_batchnorm
+from gluon_pydmn.run_folder import RunFolder
 from gluon_pydmn.utils import command_line, write_text
 
 RELEASED = ('cifar10', 'cifar100-coarse')  # the label sets the authors released weights for
@@ -88,12 +88,13 @@ def main(argv=None):
     configure_cpu(training=False)
     ctx = cli.contexts(args)[0]
     runs = []
-    for folder in _run_folders(args):
-        spec = read_run_spec(folder)
-        path, epoch = current_weights(folder)
-        runs.append((spec, path, 'ours: `%s`, epoch %d of %d' % (
-            os.path.basename(os.path.normpath(folder)), epoch, spec['config'].epochs),
-            spec['config'].describe()))
+    for folder in map(RunFolder, _run_folders(args)):
+        spec = folder.spec()
+        path, epoch = folder.weights()
+        caveat = next((c for c in folder.caveats() if epoch in c), None)
+        runs.append(({'model': spec.model, 'label_set': spec.label_set, 'caveat': caveat}, path,
+                     'ours: `%s`, epoch %d of %d' % (folder.name, epoch, spec.config.epochs),
+                     spec.config.describe()))
     authors = _authors_weights(args.authors, args.authors_dataset, [spec for spec, *_ in runs])
     jobs = [({'model': m, 'label_set': ls}, None, "the authors' release",
              "released (the paper reports its full schema)") for m, ls in authors] + runs
@@ -110,7 +111,7 @@ def main(argv=None):
                            root=args.weights_root)
         net.hybridize(static_alloc=True, static_shape=True)
         row = dict(model=spec['model'], label_set=label_set, weights=weights, training=training,
-                   stale_input_bn=path is not None and stale_input_batchnorm(path))
+                   caveat=spec.get('caveat'))
         row.update(prediction_signature(net, *datasets[label_set], pairs=args.pairs, ctx=ctx,
                                          progress=not args.no_progress))
         row.update(weight_norms(net))

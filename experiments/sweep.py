@@ -22,8 +22,8 @@ import sys
 from gluon_pydmn import cli
 from gluon_pydmn.catalog import LABEL_SETS
 from gluon_pydmn.model_zoo import get_model_list
-from gluon_pydmn.reproduce.sweep import (TABLE3_LABEL_SETS, check_model_names, collect,
-                                         run_sweep, write_table)
+from gluon_pydmn.reproduce.sweep import (TABLE3_LABEL_SETS, SweepResources, collect, run_sweep,
+                                         sweep_specs, write_table)
 from gluon_pydmn.train_options import add_schema_arguments, config_from_args
 from gluon_pydmn.utils import command_line
 
@@ -53,8 +53,6 @@ def parse_args(argv=None):
                    help='folder of the run folders and the table (default %(default)s; on a '
                         'cluster, on a filesystem shared by all nodes)')
     add_schema_arguments(p)
-    p.add_argument('--limit-test', type=cli.positive_int,
-                   help='measure the test error on the first N test images only')
     p.add_argument('--address',
                    help="Ray cluster to join: 'auto' (the cluster this machine is part of) or "
                         "'ray://host:10001'; default $RAY_ADDRESS, else a Ray started here")
@@ -72,20 +70,19 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    check_model_names(args.models)
-    config = config_from_args(args)
+    specs = sweep_specs(args.models, args.datasets, config_from_args(args),
+                        args.limit_train, args.limit_test)
     command = command_line(__file__, argv)
     released = os.path.normpath(RELEASED_CSV)
     if args.collect_only:
-        rows = collect(args.models, args.datasets, args.out, config, released_csv=released)
+        rows = collect(specs, args.out, released_csv=released)
         paths = write_table(args.out, rows, command)
         print('table of %d runs written to %s' % (len(rows), ' and '.join(paths)))
         return rows
-    return run_sweep(args.models, args.datasets, args.out, config, data_root=args.data_root,
-                     limit_train=args.limit_train, limit_test=args.limit_test,
-                     cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-                     max_retries=args.max_retries, address=args.address, command=command,
-                     released_csv=released)
+    resources = SweepResources(args.cpus_per_run, args.gpus_per_run, args.max_retries,
+                               args.address)
+    return run_sweep(specs, args.out, resources=resources, data_root=args.data_root,
+                     command=command, released_csv=released)
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ import os
 
 from gluon_pydmn import cli
 from gluon_pydmn.cpu import configure_cpu
+from gluon_pydmn.devices import check_contexts, parse_ctx
 from gluon_pydmn.data import CIFAR10, normalize_images
 from gluon_pydmn.reproduce import table5
 from gluon_pydmn.machine import machine_info, machine_line
@@ -25,9 +26,12 @@ from gluon_pydmn.utils import command_line, write_text
 
 def _context(text):
     try:
-        return table5.parse_ctx(text)
+        contexts = parse_ctx(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    if len(contexts) > 1:
+        raise argparse.ArgumentTypeError('Table 5 times one device at a time, got %r' % text)
+    return contexts[0]
 
 
 def parse_args(argv=None):
@@ -52,7 +56,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    ctx = table5.check_ctx(args.ctx)
+    ctx, = check_contexts([args.ctx])
     if ctx.device_type == 'cpu':
         configure_cpu(training=False)
     load_before = os.getloadavg()[0]
@@ -60,7 +64,7 @@ def main(argv=None):
     images = normalize_images(CIFAR10(args.data_root, train=False).images[:args.batch_size],
                               ctx=ctx)
     measured = table5.measure(args.models or table5.TABLE5_MODELS, images, ctx,
-                              args.weights_root, args.repeats, args.warmup,
+                              root=args.weights_root, repeats=args.repeats, warmup=args.warmup,
                               progress=not args.no_progress)
     info = machine_info(ctx)
     rows = table5.build_rows(paper, measured, machine_line(info))

@@ -178,7 +178,7 @@ class ResidualBlock(HybridBlock):
         See :class:`PyramidDepthwise`.
     """
 
-    def __init__(self, in_channels, channels, stride, multiplier, main,
+    def __init__(self, in_channels, channels, stride, multiplier, main, *,
                  kernel_sizes=DEFAULT_KERNEL_SIZES, fast=False, **kwargs):
         super().__init__(**kwargs)
         inner = int(multiplier * channels)

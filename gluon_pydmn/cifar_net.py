@@ -105,7 +105,7 @@ class CIFARNet(HybridBlock):
                     for i in range(n):
                         stride = 2 if stage > 0 and i == 0 else 1
                         blocks.add(ResidualBlock(in_channels, channels, stride, multiplier, main,
-                                                 kernel_sizes, fast))
+                                                 kernel_sizes=kernel_sizes, fast=fast))
                         in_channels = channels
                 self.features.add(blocks)
             self.features.add(nn.GlobalAvgPool2D())

@@ -16,6 +16,7 @@ import sys
 import mxnet as mx
 
 from .catalog import LABEL_SETS
+from .devices import check_contexts, parse_ctx
 from .errors import UserError
 
 __all__ = ['parser', 'positive_int', 'non_negative_int', 'add_model', 'add_label_set',
@@ -64,13 +65,10 @@ def add_paper_tables(p):
 
 def _gpu_ids(text):
     try:
-        ids = [int(i) for i in text.split(',')]
+        return [ctx.device_id for ctx in parse_ctx('gpu:' + text)]
     except ValueError:
-        ids = []
-    if not ids or len(set(ids)) != len(ids) or min(ids) < 0:
         raise argparse.ArgumentTypeError('expected distinct comma-separated GPU ids such as 0,1, '
-                                         'got %r' % text)
-    return ids
+                                         'got %r' % text) from None
 
 
 def _whole_number(text, minimum):
@@ -117,26 +115,18 @@ def add_trained_network(p):
 
 
 def contexts(args):
-    """The contexts chosen by :func:`add_gpus`'s option: GPUs, or ``[mx.cpu()]``."""
+    """The contexts chosen by :func:`add_gpus`'s option: GPUs, or ``[mx.cpu()]``.
+
+    Raises
+    ------
+    NoGpuError
+        GPUs that this MXNet build or this machine cannot provide
+        (:func:`~gluon_pydmn.devices.check_contexts`).
+    """
     ids = getattr(args, 'gpus', None)
     if ids is None:
         ids = [] if getattr(args, 'gpu', None) is None else [args.gpu]
-    if ids:
-        check_gpus(ids)
-    return [mx.gpu(i) for i in ids] or [mx.cpu()]
-
-
-def check_gpus(ids):
-    """Refuse GPU ids this MXNet cannot use: a build without CUDA, or fewer GPUs."""
-    if not mx.runtime.Features().is_enabled('CUDA'):
-        raise UserError('this MXNet build (mxnet %s) has no GPU support; install a CUDA build '
-                        'such as mxnet-cu112 (pip install mxnet-cu112==%s) to use --gpu/--gpus'
-                        % (mx.__version__, mx.__version__))
-    available = mx.context.num_gpus()
-    missing = [i for i in ids if i >= available]
-    if missing:
-        raise UserError('GPU %s requested, but this machine has %d GPU(s)'
-                        % (', '.join(map(str, missing)), available))
+    return check_contexts([mx.gpu(i) for i in ids] or [mx.cpu()])
 
 
 def run(main, argv=None, errors=()):

@@ -16,7 +16,7 @@ import json
 import mxnet as mx
 
 from .blocks import separate_branches
-from .errors import UserError
+from .errors import ConversionError
 
 __all__ = ['ConversionError', 'param_layers', 'convert_authors_params', 'load_authors_params']
 
@@ -27,10 +27,6 @@ _CHECKED_ATTRS = {
     'BatchNorm': {'fix_gamma': 'True', 'axis': '1', 'eps': '0.001'},
     'FullyConnected': {'num_hidden': None, 'no_bias': 'False', 'flatten': 'True'},
 }
-
-
-class ConversionError(UserError, ValueError):
-    """The authors' checkpoint does not match the target network."""
 
 
 def param_layers(symbol_json):

@@ -33,7 +33,7 @@ from mxnet.gluon.data.vision import transforms
 
 from . import cli
 from .catalog import LABEL_SETS, label_set as _label_set
-from .errors import UserError
+from .errors import DataNotFoundError
 from .utils import atomic_path, cache_dir, write_text
 from .utils import download as download_file
 
@@ -53,10 +53,6 @@ _RELEASES = {
     'cifar100': {'binary': ('cifar-100-binary.tar.gz', 'cifar-100-binary'),
                  'python': ('cifar-100-python.tar.gz', 'cifar-100-python')},
 }
-
-
-class DataNotFoundError(UserError, FileNotFoundError):
-    """The CIFAR files are not in the data root."""
 
 
 def default_data_root():

@@ -7,8 +7,9 @@ Every such error derives from :class:`UserError` and from the built-in exception
 
 __all__ = ['UserError', 'UnknownNameError', 'LabelSetMismatchError', 'CheckpointError',
            'CheckpointNotFoundError', 'CheckpointMismatchError', 'RunFolderBusyError',
-           'RunFolderNotWritableError', 'NotARunFolderError', 'TrainingDivergedError',
-           'ConfigError']
+           'RunFolderNotWritableError', 'NotARunFolderError', 'OldRunFolderError',
+           'TrainingDivergedError', 'ConfigError', 'DataNotFoundError', 'WeightsNotFoundError', 'ConversionError',
+           'PaperTablesNotFoundError', 'NoGpuError']
 
 
 class UserError(Exception):
@@ -52,7 +53,32 @@ class NotARunFolderError(UserError, FileNotFoundError):
     """A folder given as a training run folder lacks the run's files."""
 
 
+class OldRunFolderError(NotARunFolderError):
+    """A run folder written by an older version: ``python -m gluon_pydmn.migrate`` rewrites
+    it."""
+
+
 class ConfigError(UserError, ValueError):
     """A training configuration that cannot run: a bad schema value, a batch that does not
     split across the devices, a training set smaller than a batch, labels the network cannot
     predict."""
+
+
+class DataNotFoundError(UserError, FileNotFoundError):
+    """The CIFAR files are not in the data root."""
+
+
+class WeightsNotFoundError(UserError, FileNotFoundError):
+    """Pretrained weights are not where they were looked for."""
+
+
+class ConversionError(UserError, ValueError):
+    """The authors' checkpoint does not match the target network."""
+
+
+class PaperTablesNotFoundError(UserError, FileNotFoundError):
+    """A file given for the paper's numbers does not exist."""
+
+
+class NoGpuError(UserError, RuntimeError):
+    """A GPU was asked for that this MXNet build or this machine cannot provide."""

@@ -59,7 +59,7 @@ def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict
     return np.concatenate(outs)
 
 
-def recompute_batchnorm(net, images, batch_size=128, augment=True, seed=0, ctx=None,
+def recompute_batchnorm(net, images, *, batch_size=128, augment=True, seed=0, ctx=None,
                         progress=False):
     """Set every BatchNorm's running mean and variance to the exact average of its batch
     statistics over ``images`` ("precise BN"), in place.
@@ -68,8 +68,9 @@ def recompute_batchnorm(net, images, batch_size=128, augment=True, seed=0, ctx=N
     replaces it with the plain average over the given images, batched and augmented as in
     training. Weights whose statistics are right hardly change (for PydMobileNet-Concat-29-0.25
     on CIFAR-10, 12,800 images move ours from 8.32% to 8.31% test error and the authors' from
-    7.33% to 7.27%: ``experiments/evaluate.py --recompute-bn 12800``); weights with a stale
-    input BatchNorm (:func:`gluon_pydmn.run_folder.stale_input_batchnorm`) are repaired.
+    7.33% to 7.27%: ``experiments/evaluate.py --recompute-bn 12800``); weights whose input
+    BatchNorm was never updated (:class:`~gluon_pydmn.model_zoo.StaleInputBatchNormWarning`)
+    are repaired.
     Gradients are computed (MXNet's CPU BatchNorm updates its statistics in the backward
     pass) but no weight changes.
 

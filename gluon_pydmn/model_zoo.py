@@ -24,7 +24,7 @@ from .catalog import label_set as _label_set
 from .cifar_net import CIFARNet
 from .errors import CheckpointError, CheckpointNotFoundError, UnknownNameError
 from .pretrained import PretrainedCfg, load_pretrained, pretrained_cfg, released_label_set
-from .utils import (context_list, input_batchnorm_untrained, mxnet_error_reason,
+from .utils import (context_list, mxnet_error_reason,
                     params_file_problem)
 
 __all__ = ['FAMILIES', 'MODEL_CFGS', 'ModelCfg', 'PretrainedCfg', 'CoarseLabelWarning',
@@ -36,8 +36,9 @@ class CoarseLabelWarning(UserWarning):
 
 
 class StaleInputBatchNormWarning(UserWarning):
-    """Loaded weights were trained before the input BatchNorm fix: that layer still has its
-    initial running statistics, and the network's test error is too high."""
+    """Loaded weights whose input BatchNorm still has its initial running statistics (mean 0,
+    variance 1), as training left it when the data had no gradient: the network's test error
+    is too high until they are recomputed."""
 
 
 def get_model_list(include_gluoncv=False):
@@ -82,7 +83,7 @@ def _gluoncv_model(name, classes, pretrained, ctx, checkpoint_path, kwargs):
     return net
 
 
-def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7), ctx=None,
+def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7), *, ctx=None,
                   initialize=True, fast=False):
     """Generic constructor: any family, depth ``9n + 2`` and width multiplier.
 
@@ -142,10 +143,21 @@ def _load_checkpoint(net, name, classes, path, ctx):
                                                              mxnet_error_reason(e))) from None
     if input_batchnorm_untrained(keys):
         warnings.warn(StaleInputBatchNormWarning(
-            '%s was trained before the fix of the input BatchNorm (docs/training.md): that layer '
-            'still has its initial running statistics (mean 0, variance 1), so the network\'s '
-            'test error is too high. Train it again, or resume its run folder, which trains the '
-            'layer from the next step on' % path), stacklevel=3)
+            '%s has an input BatchNorm still at its initial running statistics (mean 0, '
+            'variance 1; see docs/reproduction.md), so the network\'s test error is too high. '
+            'Recompute them (gluon_pydmn.evaluate.recompute_batchnorm), or resume its run '
+            'folder, which trains the layer from the next step on' % path), stacklevel=3)
+
+
+def input_batchnorm_untrained(weights):
+    """Whether ``weights`` (a ``.params`` file as loaded by ``mx.nd.load``) have an input
+    BatchNorm (``features.0``, as in this package's networks and GluonCV's CIFAR ResNet v2)
+    still at its initial running statistics, mean 0 and variance 1: never updated in training
+    (:class:`StaleInputBatchNormWarning`)."""
+    mean, var = weights.get('features.0.running_mean'), weights.get('features.0.running_var')
+    if mean is None or var is None:
+        return False
+    return bool((mean == 0).asnumpy().all() and (var == 1).asnumpy().all())
 
 
 def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoint_path=None,

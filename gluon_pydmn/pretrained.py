@@ -35,9 +35,9 @@ from tqdm import tqdm
 from . import cli
 from .catalog import LABEL_SETS, MODEL_CFGS, label_set, model_cfg
 from .cifar_net import CIFARNet
-from .convert import ConversionError, load_authors_params
+from .convert import load_authors_params
 from .data import CIFAR_MEAN, CIFAR_STD
-from .errors import LabelSetMismatchError, UserError
+from .errors import ConversionError, LabelSetMismatchError, WeightsNotFoundError
 from .utils import atomic_path, cache_dir, download
 
 __all__ = ['ENV_WEIGHTS', 'AUTHORS_RELEASE', 'AUTHORS_RELEASE_URL', 'RELEASE_SHA1',
@@ -63,10 +63,6 @@ RELEASED_LABEL_SETS = ('cifar10', 'cifar100-coarse')
 
 with open(os.path.join(os.path.dirname(__file__), 'authors_release_sha1.json')) as _f:
     RELEASE_SHA1 = json.load(_f)
-
-
-class WeightsNotFoundError(UserError, FileNotFoundError):
-    """Pretrained weights are not where they were looked for."""
 
 
 @dataclass(frozen=True)

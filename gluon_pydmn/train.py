@@ -10,6 +10,7 @@ finished epoch. Each epoch draws its shuffling, augmentation
 mixup from one generator seeded by ``(config.seed, epoch)``, so a resumed run sees the data
 of the uninterrupted one.
 """
+import json
 import math
 import os
 import time
@@ -20,18 +21,23 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from .data import augmented_batch, check_raw_dataset
+from .catalog import label_set
+from .data import augmented_batch, check_raw_dataset, get_dataset
 from .evaluate import error_rate, predict
 from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, RunFolderBusyError,
                      RunFolderNotWritableError, TrainingDivergedError)
+from .checkpoint import Checkpoint, RunFolderLock, check_writable
+from .counting import count_params
 from .machine import machine_info, machine_line
-from .run_folder import (Checkpoint, RunFolderLock, check_writable, is_final,
-                         stale_input_batchnorm, write_history, write_run_info)
+from .model_zoo import get_model
+from .run_folder import RUN_FILE, RunFolder, RunSpec
+from .run_report import refresh_reports, write_reports
 from .schema import TrainConfig
-from .utils import context_list
+from .utils import context_list, write_text
 
-__all__ = ['TrainConfig', 'mixup', 'train', 'CheckpointMismatchError', 'CheckpointError',
-           'TrainingDivergedError', 'RunFolderBusyError', 'RunFolderNotWritableError']
+__all__ = ['TrainConfig', 'RunSpec', 'mixup', 'train', 'run_training', 'TrainingLoop',
+           'CheckpointMismatchError', 'CheckpointError', 'TrainingDivergedError',
+           'RunFolderBusyError', 'RunFolderNotWritableError']
 
 
 def mixup(x, label, classes, lam):
@@ -66,11 +72,10 @@ def _architecture(net):
 class _EvaluationCopy:
     """The network's graph with its own copy of the weights, for the test after each epoch.
 
-    MKL-DNN's inference path reorders a network's weights in place, asynchronously. Testing
-    the training network itself made every epoch after a test differ from the same epoch of a
-    resumed run (by up to 1e-2 in the weights after one epoch at lr 0.1); a resumed run never
-    tested the network it trains. Testing a copy keeps training identical whether or not it
-    was interrupted.
+    MKL-DNN's inference path reorders a network's weights in place, asynchronously, so testing
+    the training network itself would change the epochs after a test (by up to 1e-2 in the
+    weights after one epoch at lr 0.1), and a resumed run, which never tested the network it
+    trains, would differ from an uninterrupted one. Testing a copy keeps them identical.
     """
 
     def __init__(self, net, ctx):
@@ -100,8 +105,8 @@ def _average_running_statistics(net):
             param.set_data(mean)
 
 
-def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=None,
-          progress=True, log=print, model_name=None, on_epoch_end=None):
+def train(net, train_set, test_set, out_dir, config=None, *, ctx=None, stop_after=None,
+          progress=True, log=print, model_name=None, on_epoch_end=None, command=None, note=''):
     """Train ``net`` with ``config``'s schema, checkpointing into ``out_dir`` every epoch.
 
     Parameters
@@ -114,9 +119,8 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
         the training images get the paper's augmentation. The test error is measured after
         every epoch.
     out_dir : str
-        Run folder: ``state.json``, the last epoch's ``.params``/``.states``, ``history.csv``,
-        ``history.png`` and, when done, ``final.params``. If it already holds a checkpoint of
-        the same network and schema, training resumes after its last epoch.
+        Run folder (:mod:`gluon_pydmn.run_folder`). If it already holds a checkpoint of the
+        same network and schema, training resumes after its last epoch.
     config : TrainConfig, default the paper's schema
     ctx : Context or list of Context, default ``mx.cpu()``
         ``net``'s parameters are moved there. With several, each batch is split across them
@@ -127,27 +131,29 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     stop_after : int, optional
         Stop after this many epochs in this call (resume later by calling again).
     model_name : str, optional
-        Recorded in ``state.json``.
+        Recorded in ``run.json`` and ``state.json``; default ``net.model_name`` (set by
+        :func:`~gluon_pydmn.model_zoo.get_model`), if any.
     on_epoch_end : callable, optional
-        Called with the history (as returned) after each epoch's checkpoint is written, e.g.
-        to refresh a report, so that an interrupted run leaves one that is up to date.
+        Called with the history (as returned) after each epoch's checkpoint and reports are
+        written.
+    command, note : str, optional
+        The command that trains the run and a closing remark for its ``summary.md`` (e.g. the
+        paper's error for the network), recorded in ``run.json``.
 
     Returns
     -------
     list of dict
         One row per finished epoch (all of them, also those of earlier calls): ``epoch``
         (1-based), ``lr`` (the optimizer's), ``mixup`` (whether batches were mixed),
-        ``train_loss``, ``test_error`` (percent), ``seconds``, ``stale_input_bn`` (whether
-        the test ran with the input BatchNorm's initial statistics: only epochs of checkpoints
-        written before that fix, see :func:`~gluon_pydmn.run_folder.stale_input_batchnorm`),
-        ``machine`` (:func:`~gluon_pydmn.machine.machine_line` of the machine whose wall time
-        ``seconds`` is; absent from epochs trained before it was recorded).
+        ``train_loss``, ``test_error`` (percent), ``seconds`` and ``machine``
+        (:func:`~gluon_pydmn.machine.machine_line` of the machine whose wall time ``seconds``
+        is).
     """
     config = config or TrainConfig()
     contexts = context_list(ctx)
     if config.batch_size % len(contexts):
         raise ConfigError('batch size %d does not split evenly across %d devices'
-                         % (config.batch_size, len(contexts)))
+                          % (config.batch_size, len(contexts)))
     classes = getattr(net, 'classes', None)
     if not isinstance(classes, int):
         raise TypeError('train() needs net.classes, the number of outputs of %s'
@@ -155,16 +161,27 @@ def train(net, train_set, test_set, out_dir, config=None, ctx=None, stop_after=N
     for dataset in (train_set, test_set):
         check_raw_dataset(dataset, 'train()')
     _check_labels(classes, train=train_set, test=test_set)
-    steps = len(train_set) // config.batch_size
-    if steps == 0:
+    if len(train_set) < config.batch_size:
         raise ConfigError('the training set (%d images) is smaller than one batch of %d'
-                         % (len(train_set), config.batch_size))
-    run = {'model': model_name, 'label_set': getattr(train_set, 'label_set', None),
-           'train_images': len(train_set), 'architecture': _architecture(net)}
-    os.makedirs(out_dir, exist_ok=True)
+                          % (len(train_set), config.batch_size))
+    run = {'model': model_name or getattr(net, 'model_name', None),
+           'label_set': getattr(train_set, 'label_set', None),
+           'train_images': len(train_set), 'test_images': len(test_set),
+           'architecture': _architecture(net), 'command': command, 'note': note}
+    _make_folder(out_dir)
     with RunFolderLock(out_dir):
-        return _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, run,
-                      stop_after, progress, log, on_epoch_end)
+        loop = TrainingLoop(net, (train_set, test_set), out_dir, config, contexts, run,
+                            log=log, progress=progress)
+        return loop.run(stop_after, on_epoch_end)
+
+
+def _make_folder(out_dir):
+    """Create the run folder ``out_dir``, or say in one line why it cannot be one."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise RunFolderNotWritableError('cannot create the run folder %s (%s): give --out a '
+                                        'folder path' % (out_dir, e.strerror or e)) from None
 
 
 def _check_labels(classes, **datasets):
@@ -179,93 +196,196 @@ def _check_labels(classes, **datasets):
                    labels.max(), classes, labels.max() + 1, labels.max() + 1))
 
 
+class TrainingLoop:
+    """One run's training in its folder: the epochs, the test after each, the checkpoint.
 
-def _train(net, train_set, test_set, out_dir, config, contexts, classes, steps, run, stop_after,
-           progress, log, on_epoch_end):
-    checkpoint = Checkpoint(out_dir)
-    state = checkpoint.load(config, run)
-    if state is not None and is_final(state, config, out_dir):
-        log('%s is finished (%d of %d epochs): nothing to do' % (out_dir, state['epoch'],
-                                                                 config.epochs))
-        return state['history']
-    check_writable(out_dir)
-    net.collect_params().reset_ctx(contexts)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer,
-                            {'learning_rate': config.learning_rate, 'momentum': config.momentum,
-                             'wd': config.weight_decay})
-    if state is not None:
-        checkpoint.restore(net, trainer, state, contexts)
-        log('resuming %s after epoch %d of %d' % (out_dir, state['epoch'], config.epochs))
-        if state['history'] and 'stale_input_bn' not in state['history'][0]:
-            # a checkpoint from before the input BatchNorm fix (see the loop below)
-            stale = stale_input_batchnorm(os.path.join(out_dir, state['params']))
-            state['history'] = [dict(r, stale_input_bn=stale) for r in state['history']]
-    else:
-        state = dict(run, config=config.to_dict(), epoch=0, history=[])
-    state.update(label_set=run['label_set'], train_images=run['train_images'])
-    write_run_info(out_dir, net, run, config)
-    title = '%s: %s' % (run['model'] or type(net).__name__, config.describe())
-    net.hybridize(static_alloc=True, static_shape=True)
-    tester = _EvaluationCopy(net, contexts[0])
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
-    machine = machine_line(dict(machine_info(contexts[0], onnx=False),
-                                ctx=', '.join(str(c) for c in contexts)))
-    first = state['epoch']
-    last = config.epochs if stop_after is None else min(config.epochs, first + stop_after)
-    for epoch in range(first, last):
+    Parameters
+    ----------
+    net : HybridBlock
+    data : (train_set, test_set)
+    out_dir : str
+    config : TrainConfig
+    contexts : list of Context
+    run : dict
+        What the run is: ``model``, ``label_set``, ``train_images``, ``test_images``,
+        ``architecture`` (checked against a checkpoint found in the folder), ``command``,
+        ``note``.
+    log : callable
+    progress : bool
+        A progress bar per epoch.
+    """
+
+    def __init__(self, net, data, out_dir, config, contexts, run, *, log=print, progress=True):
+        self.net, (self.train_set, self.test_set) = net, data
+        self.folder, self.checkpoint = RunFolder(out_dir), Checkpoint(out_dir)
+        self.config, self.contexts, self.run_info = config, contexts, run
+        self.log, self.progress = log, progress
+        self.classes = net.classes
+        self.steps = len(self.train_set) // config.batch_size
+
+    def run(self, stop_after=None, on_epoch_end=None):
+        """Train from the folder's last finished epoch to the schema's end (or ``stop_after``
+        epochs); returns the history."""
+        state = self.checkpoint.load(self.config, self.run_info)
+        self.checkpoint.clean(state)
+        if state is not None and self.folder.is_finished():
+            refresh_reports(self.folder)
+            self.log('%s is finished (%d of %d epochs): nothing to do'
+                     % (self.folder.path, state['epoch'], self.config.epochs))
+            return state['history']
+        check_writable(self.folder.path)
+        self._prepare(state)
+        first = self.state['epoch']
+        last = self.config.epochs if stop_after is None else min(self.config.epochs,
+                                                                 first + stop_after)
+        for epoch in range(first, last):
+            self._epoch(epoch)
+            if on_epoch_end is not None:
+                on_epoch_end(self.state['history'])
+        if self.state['epoch'] == self.config.epochs:
+            self.checkpoint.finish(self.net, self.state)
+        return self.state['history']
+
+    def _prepare(self, state):
+        """Place the network, build the optimizer, restore ``state`` (or start afresh)."""
+        self.net.collect_params().reset_ctx(self.contexts)
+        config = self.config
+        self.trainer = gluon.Trainer(self.net.collect_params(), config.optimizer,
+                                     {'learning_rate': config.learning_rate,
+                                      'momentum': config.momentum, 'wd': config.weight_decay})
+        run = self.run_info
+        if state is not None:
+            self.checkpoint.restore(self.net, self.trainer, state, self.contexts)
+            self.log('resuming %s after epoch %d of %d' % (self.folder.path, state['epoch'],
+                                                           config.epochs))
+        else:
+            state = dict(model=run['model'], architecture=run['architecture'],
+                         config=config.to_dict(), epoch=0, history=[])
+        self.state = dict(state, label_set=run['label_set'], train_images=run['train_images'])
+        _write_record(self.folder, self.net, run, config)
+        if state['epoch']:
+            refresh_reports(self.folder)
+        self.net.hybridize(static_alloc=True, static_shape=True)
+        self.tester = _EvaluationCopy(self.net, self.contexts[0])
+        self.loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
+        self.machine = machine_line(dict(machine_info(self.contexts[0], onnx=False),
+                                         ctx=', '.join(str(c) for c in self.contexts)))
+
+    def _epoch(self, epoch):
+        """Train (0-based) ``epoch``, test, checkpoint and report it."""
         start = time.time()
+        lr = self.config.learning_rate_at(epoch)
+        self.trainer.set_learning_rate(lr)
+        loss, mixed = self._train_epoch(epoch)
+        test_error = self._test()
+        # what ran: the optimizer's learning rate and whether batches were mixed
+        row = {'epoch': epoch + 1, 'lr': self.trainer.learning_rate, 'mixup': mixed,
+               'train_loss': loss, 'test_error': test_error,
+               'seconds': round(time.time() - start, 1), 'machine': self.machine}
+        self.state = dict(self.state, epoch=epoch + 1, history=self.state['history'] + [row])
+        self.checkpoint.save(self.net, self.trainer, self.state)
+        write_reports(self.folder)
+        self.log('epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
+                 % (epoch + 1, self.config.epochs, row['lr'], loss, test_error, row['seconds']))
+
+    def _train_epoch(self, epoch):
+        """One pass over the training set; returns the mean loss and whether a batch was
+        mixed."""
+        config, contexts = self.config, self.contexts
         rng = _epoch_rng(config.seed, epoch)
-        lr, use_mixup = config.learning_rate_at(epoch), config.mixup_at(epoch)
-        trainer.set_learning_rate(lr)
-        mixed = False  # whether a batch of this epoch was actually mixed
-        total = 0.0
-        bar = tqdm(_batches(train_set, config.batch_size, rng, contexts[0]), total=steps,
-                   desc='epoch %d/%d' % (epoch + 1, config.epochs), disable=not progress,
-                   leave=False)
+        use_mixup = config.mixup_at(epoch)
+        mixed, total = False, 0.0
+        bar = tqdm(_batches(self.train_set, config.batch_size, rng, contexts[0]),
+                   total=self.steps, desc='epoch %d/%d' % (epoch + 1, config.epochs),
+                   disable=not self.progress, leave=False)
         for i, (x, y) in enumerate(bar):
             lam = rng.beta(config.mixup_alpha, config.mixup_alpha) if use_mixup else 1.0
             mixed = mixed or bool(lam < 1)
-            x, soft = mixup(x, y, classes, lam)
+            x, soft = mixup(x, y, self.classes, lam)
             xs, softs = (gluon.utils.split_and_load(a, contexts) for a in (x, soft))
             for xi in xs:
                 # MXNet's CPU BatchNorm updates its running statistics in the backward pass
-                # (apache/mxnet#18673). The input BatchNorm (no gamma or beta, data without
-                # gradient) gets none, so it kept its initial 0/1 and every test ran on
-                # mis-scaled inputs. A gradient on the input gives it its backward pass.
+                # (apache/mxnet#18673): the input BatchNorm (no gamma or beta) gets one only
+                # if the data has a gradient.
                 xi.attach_grad()
             with autograd.record():
-                losses = [loss_fn(net(xi), si) for xi, si in zip(xs, softs)]
+                losses = [self.loss_fn(self.net(xi), si) for xi, si in zip(xs, softs)]
             autograd.backward(losses)
-            trainer.step(config.batch_size)
+            self.trainer.step(config.batch_size)
             total += sum(float(l.sum().asscalar()) for l in losses) / config.batch_size
             if not math.isfinite(total):
-                raise TrainingDivergedError(
-                    'training diverged in epoch %d at step %d of %d: the loss is %s (learning rate '
-                    '%g). Nothing of this epoch was saved; %s. Lower the learning rate or check '
-                    'the data.' % (epoch + 1, i + 1, steps, total, lr,
-                                   'the checkpoint of epoch %d in %s is kept' % (epoch, out_dir)
-                                   if epoch else 'no checkpoint was written'))
+                self._diverged(epoch, i, total)
             bar.set_postfix(loss='%.3f' % (total / (i + 1)))
-        # Copying the BatchNorm running statistics while the epoch's last steps were still
-        # queued gave run-to-run differences in the test error here: let everything finish
-        mx.nd.waitall()
-        _average_running_statistics(net)
-        logits = predict(tester.refresh(net), test_set.images, batch_size=config.batch_size,
-                         ctx=contexts[0])
-        test_error = error_rate(logits, test_set.labels)
-        # what ran: the optimizer's learning rate and whether batches were mixed
-        row = {'epoch': epoch + 1, 'lr': trainer.learning_rate, 'mixup': mixed,
-               'train_loss': total / steps, 'test_error': test_error,
-               'seconds': round(time.time() - start, 1), 'stale_input_bn': False,
-               'machine': machine}
-        state = dict(state, epoch=epoch + 1, history=state['history'] + [row])
-        checkpoint.save(net, trainer, state)
-        write_history(out_dir, state['history'], title)
-        if on_epoch_end is not None:
-            on_epoch_end(state['history'])
-        log('epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
-            % (epoch + 1, config.epochs, row['lr'], row['train_loss'], test_error, row['seconds']))
-    if state['epoch'] == config.epochs:
-        checkpoint.finish(net, state)
-    return state['history']
+        return total / self.steps, mixed
 
+    def _diverged(self, epoch, step, total):
+        raise TrainingDivergedError(
+            'training diverged in epoch %d at step %d of %d: the loss is %s (learning rate %g). '
+            'Nothing of this epoch was saved; %s. Lower the learning rate or check the data.'
+            % (epoch + 1, step + 1, self.steps, total, self.trainer.learning_rate,
+               'the checkpoint of epoch %d in %s is kept' % (epoch, self.folder.path)
+               if epoch else 'no checkpoint was written'))
+
+    def _test(self):
+        """The test error (%) of the network as it would be saved now."""
+        # copying the BatchNorm running statistics while the epoch's last steps are still
+        # queued makes the test error vary from run to run: let everything finish
+        mx.nd.waitall()
+        _average_running_statistics(self.net)
+        logits = predict(self.tester.refresh(self.net), self.test_set.images,
+                         batch_size=self.config.batch_size, ctx=self.contexts[0])
+        return error_rate(logits, self.test_set.labels)
+
+
+def _write_record(folder, net, run, config):
+    """``run.json``: what the run is (network, data, #params, schema), how it is reported
+    (command, note) and its caveats, which are kept. An unchanged file is not rewritten."""
+    old = folder.record() if folder.has(RUN_FILE) else {}
+    record = {'model': run['model'], 'label_set': run['label_set'],
+              'train_images': run['train_images'], 'test_images': run['test_images'],
+              'params': count_params(net), 'config': config.to_dict(),
+              'schema': config.describe(), 'command': run['command'] or old.get('command'),
+              'note': run['note'] or old.get('note', ''), 'caveats': old.get('caveats', [])}
+    text = json.dumps(record, indent=1)
+    if os.path.isfile(folder.file(RUN_FILE)):
+        with open(folder.file(RUN_FILE)) as f:
+            if f.read() == text:
+                return
+    write_text(folder.file(RUN_FILE), text)
+
+
+def run_training(spec, out_dir, *, data_root=None, stop_after=None, progress=True, log=print,
+                 command=None, note='', on_epoch_end=None):
+    """Train the run ``spec`` describes into ``out_dir``, or resume it there.
+
+    Builds the network (seeded with the schema's seed, the label set's head width, the C++
+    pyramid operator on CPU unless ``spec.fast`` says otherwise), loads the data (the first
+    ``spec.train_images``/``spec.test_images`` images where set) and calls :func:`train`.
+
+    Parameters
+    ----------
+    spec : RunSpec
+    out_dir : str
+        The run folder; ``RunSpec.from_folder(out_dir)`` gives the spec back.
+    data_root : str, optional
+        CIFAR folder (default ``$GLUON_PYDMN_DATA``).
+    stop_after, progress, log, command, note, on_epoch_end
+        As for :func:`train`.
+
+    Returns
+    -------
+    list of dict
+        The run's history (:func:`train`).
+    """
+    contexts = context_list(spec.ctx)
+    fast = spec.fast if spec.fast is not None else contexts[0].device_type == 'cpu'
+    mx.random.seed(spec.config.seed)  # the Xavier initialisation
+    net = get_model(spec.model, classes=label_set(spec.label_set).head_width, ctx=contexts,
+                    fast=fast, **spec.model_args)
+    datasets = []
+    for train_part, limit in ((True, spec.train_images), (False, spec.test_images)):
+        dataset = get_dataset(spec.label_set, train=train_part, root=data_root)
+        datasets.append(dataset.subset(limit) if limit and limit < len(dataset) else dataset)
+    return train(net, datasets[0], datasets[1], out_dir, spec.config, ctx=contexts,
+                 stop_after=stop_after, progress=progress, log=log, model_name=spec.model,
+                 on_epoch_end=on_epoch_end, command=command, note=note)

@@ -15,7 +15,7 @@ DEFAULTS = TrainConfig()
 def add_schema_arguments(parser):
     """Add the schema options (``--schedule-scale``, ``--epochs``, ``--batch-size``, ``--lr``,
     ``--lr-decay-epochs``, ``--wd``, ``--mixup-alpha``, ``--mixup-off-last-epochs``,
-    ``--seed``) and ``--limit-train`` to ``parser``; defaults are the paper's."""
+    ``--seed``), ``--limit-train`` and ``--limit-test`` to ``parser``; defaults are the paper's."""
     p = parser
     p.add_argument('--schedule-scale', type=float,
                    help="compress the paper's schema: scale its epochs, decay epochs and "
@@ -34,6 +34,8 @@ def add_schema_arguments(parser):
     p.add_argument('--seed', type=int, default=DEFAULTS.seed)
     p.add_argument('--limit-train', type=positive_int,
                    help='train on the first N training images only')
+    p.add_argument('--limit-test', type=positive_int,
+                   help='measure the test error on the first N test images only')
     return parser
 
 

@@ -7,7 +7,7 @@ import sys
 import tempfile
 import urllib.request
 
-__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'write_text', 'download', 'command_line',
+__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'is_temporary', 'write_text', 'download', 'command_line',
            'context_list', 'params_file_problem', 'mxnet_error_reason']
 
 ENV_CACHE = 'GLUON_PYDMN_CACHE'
@@ -19,15 +19,19 @@ def cache_dir():
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, suffix=''):
     """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
 
-    An interrupted write never leaves a partial ``path`` behind. The file gets the usual
-    permissions (``0o666`` less the umask), not ``mkstemp``'s owner-only ``0o600``.
+    An interrupted write never leaves a partial ``path`` behind; a killed process can leave
+    the temporary file, named ``.<name>.<random>.tmp<suffix>`` (:func:`is_temporary`). The
+    file gets the usual permissions (``0o666`` less the umask), not ``mkstemp``'s owner-only
+    ``0o600``. ``suffix`` ends the temporary name, e.g. ``'.png'`` for a writer that picks the
+    format by extension.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp' + suffix)
     os.close(fd)
     try:
         yield tmp
@@ -42,6 +46,11 @@ def atomic_path(path):
                 shutil.rmtree(tmp)
             else:
                 os.remove(tmp)
+
+
+def is_temporary(name):
+    """Whether the file name ``name`` is one of :func:`atomic_path`'s temporary files."""
+    return name.startswith('.') and '.tmp' in name[1:]
 
 
 def write_text(path, text):
@@ -126,14 +135,3 @@ def mxnet_error_reason(error):
     lines = [line for line in lines if line and not line.startswith(('Traceback', 'File "'))]
     reason = lines[-1] if lines else type(error).__name__
     return reason[len('MXNetError: '):] if reason.startswith('MXNetError: ') else reason
-
-
-def input_batchnorm_untrained(weights):
-    """Whether ``weights`` (a ``.params`` file as loaded by ``mx.nd.load``) have an input
-    BatchNorm (``features.0``, as in this package's networks and GluonCV's CIFAR ResNet v2)
-    still at its initial running statistics, mean 0 and variance 1: trained by this package's
-    loop before its fix of 2026-12-02 (see :func:`gluon_pydmn.train.train`)."""
-    mean, var = weights.get('features.0.running_mean'), weights.get('features.0.running_var')
-    if mean is None or var is None:
-        return False
-    return bool((mean == 0).asnumpy().all() and (var == 1).asnumpy().all())

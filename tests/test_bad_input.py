@@ -136,3 +136,21 @@ def test_authors_release_file_as_checkpoint_suggests_pretrained(release_root):
               if f.endswith('.params')][0]
     with pytest.raises(CheckpointError, match=r"authors' release .*pretrained=True"):
         g.get_model('mobilenet_29_0.5', checkpoint_path=os.path.join(release_root, params))
+
+
+@pytest.mark.parametrize('module, name, builtin', [
+    ('gluon_pydmn.data', 'DataNotFoundError', FileNotFoundError),
+    ('gluon_pydmn.pretrained', 'WeightsNotFoundError', FileNotFoundError),
+    ('gluon_pydmn.convert', 'ConversionError', ValueError),
+    ('gluon_pydmn.reproduce.paper', 'PaperTablesNotFoundError', FileNotFoundError),
+    ('gluon_pydmn.devices', 'NoGpuError', RuntimeError)])
+def test_the_packages_errors_live_in_errors_py(module, name, builtin):
+    """Each is one class, importable from errors.py and from the module that raises it, and
+    both a UserError (scripts print it as one line) and the built-in error it refines."""
+    import importlib
+
+    from gluon_pydmn import errors
+    error = getattr(errors, name)
+    assert name in errors.__all__ and getattr(importlib.import_module(module), name) is error
+    assert issubclass(error, errors.UserError) and issubclass(error, builtin)
+    assert error.__doc__ and '\n' not in error.__doc__.strip()  # one line

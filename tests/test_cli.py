@@ -1,4 +1,5 @@
-"""The scripts' shared plumbing: options, contexts, and user errors as one line with status 2."""
+"""The scripts' shared plumbing: options, devices and contexts, and user errors as one line with
+status 2."""
 import os
 import subprocess
 import sys
@@ -6,11 +7,13 @@ import sys
 import mxnet as mx
 import pytest
 
-from gluon_pydmn import cli
+from gluon_pydmn import cli, devices
 from gluon_pydmn.data import DataNotFoundError
-from gluon_pydmn.errors import UserError
+from gluon_pydmn.errors import NoGpuError, UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NO_CUDA = (r'this MXNet build \(mxnet 1\.9\.1\) has no GPU support; install a CUDA build such as '
+           r'mxnet-cu112 \(pip install mxnet-cu112==1\.9\.1\) to use a GPU')
 
 
 def test_user_errors_end_with_one_line_and_status_2(capsys):
@@ -51,13 +54,58 @@ def test_shared_options_and_contexts():
     if mx.runtime.Features().is_enabled('CUDA'):  # a CUDA build: ids within the machine's GPUs
         available = mx.context.num_gpus()
         assert cli.contexts(several.parse_args(['--gpus', '0'])) == [mx.gpu(0)]
-        with pytest.raises(UserError, match='GPU %d requested' % available):
+        with pytest.raises(UserError, match='no GPU %d on this machine' % available):
             cli.contexts(several.parse_args(['--gpus', str(available)]))
     else:  # this project's machines: GPUs are refused at once, naming the CUDA build to install
         for argv, parser in ((['--model', 'm', '--gpu', '1'], p), (['--gpus', '0,2'], several)):
-            with pytest.raises(UserError, match=r'this MXNet build \(mxnet 1\.9\.1\) has no GPU '
-                                                r'support; install a CUDA build such as mxnet-cu112'):
+            with pytest.raises(UserError, match=NO_CUDA):
                 cli.contexts(parser.parse_args(argv))
+
+
+@pytest.mark.parametrize('text, contexts', [
+    ('cpu', [mx.cpu()]), ('cpu:0', [mx.cpu()]), ('gpu', [mx.gpu(0)]), ('gpu:3', [mx.gpu(3)]),
+    (' GPU:1 ', [mx.gpu(1)]), ('gpu:0,1', [mx.gpu(0), mx.gpu(1)]),
+    ('gpu:2,0,5', [mx.gpu(2), mx.gpu(0), mx.gpu(5)])])
+def test_parse_ctx(text, contexts):
+    assert devices.parse_ctx(text) == contexts
+
+
+@pytest.mark.parametrize('text', ['tpu', 'gpu:', 'gpu:x', 'gpu:-1', 'cpu:1', 'cpu:0,1', 'gpu0',
+                                  'gpu:0,0', 'gpu:0,', 'gpu:0;1', 'gpu 0', ''])
+def test_parse_ctx_refuses_naming_the_forms(text):
+    with pytest.raises(ValueError) as error:
+        devices.parse_ctx(text)
+    assert str(error.value) == ("expected 'cpu', 'gpu', 'gpu:N' or 'gpu:N,M,...' (distinct GPU "
+                                'ids), got %r' % text)
+
+
+def test_gpus_on_an_mxnet_without_cuda_name_the_cuda_build():
+    assert not mx.runtime.Features().is_enabled('CUDA')  # this project's machines
+    assert devices.check_contexts([mx.cpu()]) == [mx.cpu()]
+    for text in ('gpu', 'gpu:0,1'):
+        with pytest.raises(NoGpuError, match='^%s$' % NO_CUDA):
+            devices.check_contexts(devices.parse_ctx(text))
+    assert issubclass(NoGpuError, UserError) and issubclass(NoGpuError, RuntimeError)
+
+
+def test_missing_gpus_on_a_cuda_build_are_named(monkeypatch):
+    class CudaBuild:
+        def is_enabled(self, name):
+            return name == 'CUDA'
+    monkeypatch.setattr(devices.mx.runtime, 'Features', CudaBuild)
+    monkeypatch.setattr(devices, '_num_gpus', lambda: 2)
+    assert devices.check_contexts([mx.gpu(1), mx.gpu(0)]) == [mx.gpu(1), mx.gpu(0)]
+    with pytest.raises(NoGpuError, match=r'^no GPU 2, 3 on this machine: MXNet sees 2 GPU\(s\), '
+                                         r'ids 0 to 1$'):
+        devices.check_contexts(devices.parse_ctx('gpu:1,2,3'))
+    args = cli.parser('doc')
+    cli.add_gpus(args)
+    with pytest.raises(NoGpuError, match='no GPU 2 on this machine'):
+        cli.contexts(args.parse_args(['--gpu', '2']))
+    monkeypatch.setattr(devices, '_num_gpus', lambda: 0)
+    with pytest.raises(NoGpuError, match=r'^no GPU 0 on this machine: MXNet sees no GPU \(a CUDA '
+                                         r'build\)$'):
+        devices.check_contexts([mx.gpu(0)])
 
 
 def test_a_script_reports_an_unknown_model_without_traceback():
@@ -80,7 +128,7 @@ def test_train_script_refuses_gpus_on_an_mxnet_without_cuda_in_one_line():
     assert done.returncode == 2 and 'Traceback' not in done.stderr
     assert done.stderr.strip().splitlines() == [
         'error: this MXNet build (mxnet 1.9.1) has no GPU support; install a CUDA build such as '
-        'mxnet-cu112 (pip install mxnet-cu112==1.9.1) to use --gpu/--gpus']
+        'mxnet-cu112 (pip install mxnet-cu112==1.9.1) to use a GPU']
 
 
 @pytest.mark.parametrize('option, value, message', [

@@ -55,7 +55,7 @@ def test_readme_is_at_most_8000_characters():
 
 def test_link_pattern_finds_the_readmes_links():
     targets = LINK.findall(_read(os.path.join(ROOT, 'README.md')))
-    assert 'docs/training.md#figure-2' in targets and len(targets) >= 10
+    assert 'docs/reproduction.md#figure-2' in targets and len(targets) >= 10
 
 
 @pytest.mark.parametrize('path', _markdown_files(), ids=_relative)

@@ -8,7 +8,7 @@ from PIL import Image
 from gluon_pydmn.catalog import display_name
 from gluon_pydmn.reproduce.figure2 import plot_training_curves
 from gluon_pydmn.reproduce.run_index import runs_markdown
-from gluon_pydmn.run_folder import read_run
+from gluon_pydmn.run_folder import Caveat, RunFolder
 
 from conftest import load_script, reset_input_batchnorm
 
@@ -20,20 +20,12 @@ index_runs, plot_figure2, train_script = (load_script(n) for n in ('index_runs',
 def two_runs(data_root, tmp_path_factory):
     """A GluonCV ResNet and a PydMobileNet, 2 epochs on 128 images, compressed schema."""
     root = tmp_path_factory.mktemp('runs')
-    get_dataset = train_script.get_dataset
-    patch = pytest.MonkeyPatch()
-    patch.setattr(train_script, 'get_dataset', lambda name, train, root: (
-        get_dataset(name, train=train, root=root) if train else
-        get_dataset(name, train=False, root=root).subset(300)))
     folders = []
-    try:
-        for model in ('cifar_resnet20_v1', 'pydmobilenet_concat_29_0.25'):
-            folders.append(str(root / model))
-            train_script.main(['--model', model, '--data-root', data_root, '--out', folders[-1],
-                               '--schedule-scale', '0.00625', '--batch-size', '64',
-                               '--limit-train', '128', '--no-progress'])
-    finally:
-        patch.undo()
+    for model in ('cifar_resnet20_v1', 'pydmobilenet_concat_29_0.25'):
+        folders.append(str(root / model))
+        train_script.main(['--model', model, '--data-root', data_root, '--out', folders[-1],
+                           '--schedule-scale', '0.00625', '--batch-size', '64',
+                           '--limit-train', '128', '--limit-test', '300', '--no-progress'])
     return folders
 
 
@@ -46,7 +38,7 @@ def test_display_names():
 def test_curves_are_the_runs_histories_with_names_params_and_schema(two_runs):
     fig = plot_training_curves(two_runs, footer='made by a test')
     loss_ax, error_ax = fig.axes
-    runs = [read_run(folder) for folder in two_runs]
+    runs = [(RunFolder(f).record(), RunFolder(f).history()) for f in two_runs]
     for ax, column in ((loss_ax, 'train_loss'), (error_ax, 'test_error')):
         assert len(ax.lines) == 2
         for line, (run, history) in zip(ax.lines, runs):
@@ -144,7 +136,7 @@ def test_figure2_script_draws_the_error_range_it_is_given(two_runs, tmp_path):
 
 
 def test_figure2_script_names_a_folder_that_is_not_a_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match='history.csv is missing'):
+    with pytest.raises(FileNotFoundError, match='holds no run'):
         plot_figure2.main(['--runs', str(tmp_path), '--out', str(tmp_path / 'x.png')])
 
 
@@ -154,7 +146,7 @@ def test_training_index_lists_every_run_with_last_and_best_error(two_runs, tmp_p
     rows = [line for line in table.splitlines() if line.startswith('| ') and 'run folder' not in line]
     assert len(rows) == 2  # the empty folder is no run
     for row, folder in zip(rows, two_runs):
-        run, history = read_run(folder)
+        history = RunFolder(folder).history()
         best = min(history, key=lambda r: r['test_error'])
         assert row.startswith('| %s | ' % os.path.basename(folder))
         assert '| 2 of 2 | %.2f | %.2f (epoch %d) |' % (
@@ -170,87 +162,107 @@ def test_training_index_lists_every_run_with_last_and_best_error(two_runs, tmp_p
     assert paper == ['7.30', '7.33']  # Table 3's ResNet-20* (GluonCV) and Concat-29-0.25
 
 
+def _make_old(folder, stale=None):
+    """Rewrite a run folder as the version before run.json recorded command, note and caveats;
+    ``stale``: give its history the ``stale_input_bn`` column with these epochs True."""
+    import json
+    record = json.loads((folder / 'run.json').read_text())
+    for key in ('caveats', 'command', 'note', 'test_images'):
+        del record[key]
+    (folder / 'run.json').write_text(json.dumps(record))
+    if stale is not None:
+        state = json.loads((folder / 'state.json').read_text())
+        for row in state['history']:
+            row['stale_input_bn'] = row['epoch'] in stale
+        (folder / 'state.json').write_text(json.dumps(state))
+
+
 @pytest.mark.parametrize('older_than', ['run.json', 'state.json'])
-def test_training_index_lists_older_runs_from_what_they_recorded(two_runs, tmp_path, older_than):
-    """Runs written before run.json are listed from their state.json, runs written before
-    both (no resumable state either) from the first lines of their summary.md."""
+def test_older_runs_are_migrated_from_what_they_recorded(two_runs, tmp_path, older_than):
+    """Runs written before run.json are migrated from their state.json; runs written before
+    both (no resumable state either) from the first lines of their summary.md and their
+    history.csv, and with no weights left, every epoch gets the stale-BatchNorm caveat."""
     import shutil
+    from gluon_pydmn.migrate import migrate_run_folder
     old = tmp_path / 'old-run'
     shutil.copytree(two_runs[1], old)
+    full_row = [line for line in runs_markdown([two_runs[1]]).splitlines()
+                if line.startswith('| pydmobilenet')][0]
     (old / 'run.json').unlink()
     if older_than == 'state.json':
         (old / 'state.json').unlink()
+        (old / 'final.params').unlink()
+    else:
+        with pytest.raises(FileNotFoundError, match='no run.json'):
+            runs_markdown([str(old)])
+    changes = migrate_run_folder(str(old))
+    assert changes[0] == 'run.json written'
     row = [line for line in runs_markdown([str(old)]).splitlines() if line.startswith('| old-run')]
     assert len(row) == 1
     assert row[0].startswith('| old-run | PydMobileNet-Concat-29-0.25 | cifar10 | 128 | '
                              "the paper's schema compressed to 0.00625 of its length (2 epochs")
-    assert '| 2 of 2 |' in row[0]
-    full_row = row[0]
-    (old / 'summary.md').unlink()
-    row = [l for l in runs_markdown([str(old)]).splitlines() if l.startswith('| old-run')]
-    if older_than == 'run.json':  # state.json alone still says everything
-        assert row == [full_row]
-    else:  # nothing left that says what the run was: its results only
-        assert row[0].startswith('| old-run |  | see its summary.md |  |  | 2 of ? |')
+    if older_than == 'run.json':  # state.json still says everything
+        assert row[0] == full_row.replace('| pydmobilenet_concat_29_0.25 |', '| old-run |')
+        assert RunFolder(old).record()['params'] == RunFolder(two_runs[1]).record()['params']
+    else:
+        assert row[0].count('†') == 2 and '| 2 of 2 |' in row[0]
+        assert [r['test_error'] for r in RunFolder(old).history()] == pytest.approx(
+            [r['test_error'] for r in RunFolder(two_runs[1]).history()])
+    assert 'compressed to 0.00625' in (old / 'summary.md').read_text()
+
 
 def test_finished_runs_from_before_the_input_batchnorm_fix_are_marked(two_runs, tmp_path):
     """A finished run written before the ``stale_input_bn`` column, whose final weights still
-    have the input BatchNorm's initial statistics: every epoch is marked in the run index and
-    the figure caption. The same run with trained statistics is not."""
-    import csv
+    have the input BatchNorm's initial statistics: migrated, every epoch is marked in the run
+    index and the figure caption. The same run with trained statistics is not."""
     import shutil
-    from gluon_pydmn.run_folder import read_history
-    old = tmp_path / 'pre-fix'
-    shutil.copytree(two_runs[1], old)
-    with open(old / 'history.csv', newline='') as f:
-        rows = list(csv.DictReader(f))
-    assert rows[0]['stale_input_bn'] == 'False'
-    with open(old / 'history.csv', 'w', newline='') as f:
-        writer = csv.DictWriter(f, [k for k in rows[0] if k != 'stale_input_bn'],
-                                extrasaction='ignore')
-        writer.writeheader()
-        writer.writerows(rows)
-    assert [r['stale_input_bn'] for r in read_history(str(old))] == [False, False]
+    from gluon_pydmn.migrate import migrate_run_folder
+    old, clean = tmp_path / 'pre-fix', tmp_path / 'clean'
+    for folder in (old, clean):
+        shutil.copytree(two_runs[1], folder)
+        _make_old(folder)
     reset_input_batchnorm(old / 'final.params')
-    assert [r['stale_input_bn'] for r in read_history(str(old))] == [True, True]
-    table = runs_markdown([str(old), two_runs[0]])
+    migrate_run_folder(str(old)), migrate_run_folder(str(clean))
+    assert [(c.first, c.last) for c in RunFolder(old).caveats()] == [(1, 2)]
+    assert RunFolder(clean).caveats() == []
+    table = runs_markdown([str(old), str(clean)])
     stale_row, clean_row = [l for l in table.splitlines() if l.startswith('| ') and 'folder' not in l]
     assert stale_row.count('†') == 2 and '†' not in clean_row
-    assert 'Tested with the input BatchNorm still at its initial statistics' in table
-    assert 'Runs with such epochs: pre-fix;' in table
+    assert ('† Some epochs of pre-fix were tested with the input BatchNorm still at its initial '
+            'statistics') in table
     caption = ' '.join(t.get_text() for t in plot_training_curves([str(old)]).texts)
     assert 'Epochs 1-2 were tested with the input BatchNorm still at its initial statistics' \
         in caption.replace('\n', ' ')
-    # with its weights gone nothing clears it: a CPU run of the loop before the fix
-    (old / 'final.params').unlink()
-    (old / 'state.json').unlink()
-    assert [r['stale_input_bn'] for r in read_history(str(old))] == [True, True]
-    row = [l for l in runs_markdown([str(old)]).splitlines() if l.startswith('| pre-fix')]
-    assert len(row) == 1 and row[0].count('†') == 2
 
 
-def test_training_index_rewrites_old_summary_tables_and_keeps_their_header(two_runs, tmp_path):
-    """A summary.md in the layout before the machine was recorded (wall times of every machine
-    in one column) gets the current tables; the lines with the command that trained it stay."""
+def test_a_history_column_of_stale_epochs_becomes_a_caveat(two_runs, tmp_path):
     import shutil
-    from gluon_pydmn.run_folder import epoch_times_markdown, history_markdown, read_history
-    root = tmp_path / 'runs'
-    old = root / 'old-layout'
+    from gluon_pydmn.migrate import migrate_run_folder
+    old = tmp_path / 'column'
     shutil.copytree(two_runs[1], old)
-    current = (old / 'summary.md').read_text()
-    head = current[:current.index('| epoch |')]
-    history = read_history(str(old))
-    assert 'Generated by `' in head and '| seconds |' not in current
-    old_tables = ('| epoch | lr | mixup | train loss | test error (%) | seconds |\n'
-                  '|---:|---:|---|---:|---:|---:|\n'
-                  + ''.join('| %d | 0.1 | yes | 1.0000 | 10.00 | 965 |\n' % r['epoch']
-                            for r in history))
-    (old / 'summary.md').write_text(head + old_tables)
-    index_runs.main(['--root', str(root), '--out', str(tmp_path / 'README.md')])
-    rewritten = (old / 'summary.md').read_text()
-    assert rewritten == head + history_markdown(history) + '\n' + epoch_times_markdown(history)
-    assert rewritten == current  # what train.py writes
-    assert '| seconds |' not in rewritten and ' 965 ' not in rewritten
+    _make_old(old, stale={1})
+    with pytest.raises(FileNotFoundError, match='python -m gluon_pydmn.migrate'):
+        RunFolder(old).history()
+    migrate_run_folder(str(old))
+    assert [(c.first, c.last) for c in RunFolder(old).caveats()] == [(1, 1)]
+    assert RunFolder(old).history() == RunFolder(two_runs[1]).history()
+    assert RunFolder(old).result()['best_epoch'] == 2
+
+
+def test_reports_are_rebuilt_from_the_run_record_and_state(two_runs, tmp_path):
+    """summary.md, history.csv and history.png derive from run.json and state.json: damaged
+    or stale, they are written again exactly."""
+    import shutil
+    from gluon_pydmn.run_report import write_reports
+    run = tmp_path / 'run'
+    shutil.copytree(two_runs[1], run)
+    before = {name: (run / name).read_bytes() for name in ('summary.md', 'history.csv')}
+    (run / 'summary.md').write_text('1 of 2 epochs done')
+    (run / 'history.csv').write_text('epoch\n1\n')
+    (run / 'history.png').unlink()
+    write_reports(str(run))
+    assert {name: (run / name).read_bytes() for name in before} == before
+    assert (run / 'history.png').stat().st_size > 1000
 
 
 @pytest.mark.parametrize('stale_epochs', [[1], [1, 2]])
@@ -258,24 +270,20 @@ def test_test_errors_of_stale_epochs_are_drawn_faded(two_runs, tmp_path, stale_e
     """Epochs tested with a stale input BatchNorm: their test errors are a faded curve of the
     run's colour, the valid ones a full one that carries the legend entry (the faded one when
     no epoch is valid); the training loss is one curve, as training was not affected."""
-    import csv
+    import json
     import shutil
     run = tmp_path / 'run'
     shutil.copytree(two_runs[1], run)
-    with open(run / 'history.csv', newline='') as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row['stale_input_bn'] = str(int(row['epoch']) in stale_epochs)
-    with open(run / 'history.csv', 'w', newline='') as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    record = json.loads((run / 'run.json').read_text())
+    record['caveats'] = [Caveat(stale_epochs[0], stale_epochs[-1], 'tested badly.').to_dict()]
+    (run / 'run.json').write_text(json.dumps(record))
+    rows = RunFolder(run).history()
     fig = plot_training_curves([str(run)], paper_error=lambda model, labels: 7.33)
     loss_ax, error_ax = fig.axes
     assert len(loss_ax.lines) == 1 and list(loss_ax.lines[0].get_xdata()) == [1, 2]
     faded, *rest = error_ax.lines
     assert list(faded.get_xdata()) == stale_epochs and faded.get_alpha() < 1
-    assert np.allclose(faded.get_ydata(), [float(rows[e - 1]['test_error']) for e in stale_epochs])
+    assert np.allclose(faded.get_ydata(), [rows[e - 1]['test_error'] for e in stale_epochs])
     valid = [line for line in rest if line.get_linestyle() != ':']
     assert [list(line.get_xdata()) for line in valid] == ([[2]] if stale_epochs == [1] else [])
     assert all(line.get_alpha() is None and line.get_color() == faded.get_color()
@@ -287,20 +295,14 @@ def test_test_errors_of_stale_epochs_are_drawn_faded(two_runs, tmp_path, stale_e
     assert 'Their test-error curve is faded.' in caption
 
 
-def test_training_index_leaves_a_summary_that_is_behind_its_history(two_runs, tmp_path, capsys):
-    """A run stopped between writing history.csv and summary.md: rewriting only the tables
-    would contradict the result above them, so the summary is left and the index says why."""
+def test_training_index_refuses_a_folder_of_an_older_version_naming_the_fix(two_runs, tmp_path,
+                                                                             capsys):
     import shutil
     root = tmp_path / 'runs'
-    run = root / 'behind'
-    shutil.copytree(two_runs[1], run)
-    summary = (run / 'summary.md').read_text()
-    behind = summary.replace('2 of 2 epochs done', '1 of 2 epochs done')
-    assert behind != summary
-    (run / 'summary.md').write_text(behind)
-    index_runs.main(['--root', str(root), '--out', str(tmp_path / 'README.md')])
-    assert (run / 'summary.md').read_text() == behind
+    shutil.copytree(two_runs[1], root / 'old')
+    _make_old(root / 'old')
+    with pytest.raises(SystemExit):
+        index_runs.cli.run(index_runs.main, ['--root', str(root), '--out', str(tmp_path / 'x.md')])
     err = capsys.readouterr().err
-    assert 'says "1 of 2 epochs done", but its history.csv ends at epoch 2' in err
-    assert 'experiments/train.py --resume %s' % run in err
-    assert '| behind |' in (tmp_path / 'README.md').read_text()  # still indexed
+    assert err.startswith('error: ') and 'python -m gluon_pydmn.migrate %s' % (root / 'old') in err
+    assert not (tmp_path / 'x.md').exists()

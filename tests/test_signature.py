@@ -8,10 +8,10 @@ import pytest
 
 from gluon_pydmn.catalog import display_name
 from gluon_pydmn.reproduce.signature import COLUMNS, blend_pairs, prediction_signature, weight_norms
-from gluon_pydmn.run_folder import current_weights
+from gluon_pydmn.run_folder import Caveat, RunFolder
 from gluon_pydmn.errors import NotARunFolderError
 
-from conftest import load_script, reset_input_batchnorm
+from conftest import load_script
 
 signature_script, train_script = load_script('signature'), load_script('train')
 
@@ -120,7 +120,7 @@ def test_script_puts_the_authors_weights_beside_the_run(small_run, data_root, re
     assert authors['weights'] == "the authors' release"
     assert ours['weights'] == 'ours: `pyd-run`, epoch 2 of 2'
     assert ours['training'].endswith('no mixup)')
-    path, epoch = current_weights(small_run)
+    path, epoch = RunFolder(small_run).weights()
     assert os.path.basename(path) == 'final.params' and epoch == 2
     # the authors' weights are near-certain on clean images and pick a side of a blend;
     # two epochs on 128 images leave a network that is sure of nothing
@@ -141,28 +141,34 @@ def test_script_puts_the_authors_weights_beside_the_run(small_run, data_root, re
                                    '--pairs', '100', '--out', out, '--data-root', data_root,
                                    '--weights-root', release_root])
     assert alone == [authors]
-    assert not authors['stale_input_bn'] and not ours['stale_input_bn']
+    assert authors['caveat'] is None and ours['caveat'] is None
     assert '\u2020' not in text
 
 
-def test_weights_with_a_stale_input_batchnorm_are_marked(small_run, data_root, tmp_path,
-                                                          monkeypatch):
+def test_weights_of_an_epoch_with_a_caveat_are_marked(small_run, data_root, tmp_path,
+                                                        monkeypatch):
+    import json
     import shutil
     get_dataset = signature_script.get_dataset
     monkeypatch.setattr(signature_script, 'get_dataset', lambda name, train, root: get_dataset(
         name, train=train, root=root).subset(200))
     old = str(tmp_path / 'pre-fix')
     shutil.copytree(small_run, old)
-    reset_input_batchnorm(os.path.join(old, 'final.params'))
+    record = json.loads(open(os.path.join(old, 'run.json')).read())
+    record['caveats'] = [Caveat(2, 2, 'tested with the input BatchNorm at its initial '
+                                      'statistics.').to_dict()]
+    with open(os.path.join(old, 'run.json'), 'w') as f:
+        json.dump(record, f)
     out = str(tmp_path / 'signature.md')
     fixed, stale = signature_script.main(['--runs', small_run, old, '--authors', 'none',
                                           '--pairs', '20', '--out', out, '--data-root', data_root])
-    assert not fixed['stale_input_bn'] and stale['stale_input_bn']
+    assert fixed['caveat'] is None and stale['caveat'] == RunFolder(old).caveats()[0]
     with open(out) as f:
         table = [line for line in f.read().splitlines() if line.startswith(('| ', '\u2020'))]
     assert '| ours: `pyd-run`, epoch 2 of 2 |' in table[1]
     assert '| ours: `pre-fix`, epoch 2 of 2\u2020 |' in table[2]
-    assert table[3].startswith('\u2020 Weights with the input BatchNorm still at its initial')
+    assert table[3] == ('\u2020 The weights are of an epoch with a caveat in their run: Epoch 2 '
+                        'was tested with the input BatchNorm at its initial statistics.')
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -182,4 +188,4 @@ def test_bad_input_is_one_error_line(argv, message, tmp_path, capsys):
 
 def test_a_folder_without_weights_is_named(tmp_path):
     with pytest.raises(NotARunFolderError, match='holds no weights'):
-        current_weights(str(tmp_path))
+        RunFolder(tmp_path).weights()

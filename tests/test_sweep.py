@@ -11,9 +11,9 @@ import pytest
 
 import gluon_pydmn as g
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
-from gluon_pydmn.reproduce.sweep import head_width, run_folder, run_sweep
+from gluon_pydmn.reproduce.sweep import head_width, run_folder, run_sweep, sweep_specs
 from gluon_pydmn.reproduce.table3 import read_csv
-from gluon_pydmn.run_folder import read_history, read_run
+from gluon_pydmn.run_folder import RunFolder
 from gluon_pydmn.train import TrainConfig
 
 from conftest import load_script
@@ -72,7 +72,7 @@ def test_sweep_trains_every_run_and_a_rerun_trains_nothing(local_ray, data_root,
     for row in table:
         model, label_set = row['zoo_name'], row['label_set']
         folder = run_folder(out, model, label_set)
-        run, history = read_run(folder)
+        run, history = RunFolder(folder).record(), RunFolder(folder).history()
         assert [h['epoch'] for h in history] == [1]
         assert run['train_images'] == 256 and run['label_set'] == label_set
         assert float(row['last_error']) == pytest.approx(history[0]['test_error'], abs=1e-4)
@@ -85,6 +85,10 @@ def test_sweep_trains_every_run_and_a_rerun_trains_nothing(local_ray, data_root,
         # the head is as wide as the authors': 100 outputs for the coarse labels too
         net = g.get_model(model, classes=head_width(label_set))
         net.load_parameters(os.path.join(folder, 'final.params'))
+        with open(os.path.join(folder, 'summary.md')) as f:  # the run folder's own report
+            summary = f.read()
+        assert '256 training images, 1 of 1 epochs done' in summary
+        assert 'Test error: %.2f%% at the last epoch (1)' % history[0]['test_error'] in summary
         with open(os.path.join(folder, 'sweep.json')) as f:
             task = json.load(f)
         # one OpenMP thread per run (--cpus-per-run 1), whatever the driver's environment says
@@ -116,9 +120,9 @@ def test_a_killed_worker_resumes_its_run_from_its_last_epoch(local_ray, data_roo
         if event['kind'] == 'epoch' and not killed:
             os.kill(event['pid'], signal.SIGKILL)
             killed.append((event['pid'], event['row']['epoch']))
-    rows = run_sweep(['mobilenet_29_0.5'], ['cifar10'], str(tmp_path), config,
-                     data_root=data_root, limit_train=256, limit_test=256,
-                     on_event=kill_after_the_first_epoch, log=lines.append)
+    rows = run_sweep(sweep_specs(['mobilenet_29_0.5'], ['cifar10'], config, 256, 256),
+                     str(tmp_path), data_root=data_root, on_event=kill_after_the_first_epoch,
+                     log=lines.append)
     assert killed and killed[0][1] == 1
     assert [r['status'] for r in rows] == ['finished']
     starts = [e['pid'] for e in events if e['kind'] == 'start']
@@ -130,7 +134,7 @@ def test_a_killed_worker_resumes_its_run_from_its_last_epoch(local_ray, data_roo
     assert 1 <= last < 3 and resumed[0].endswith('after epoch %d of 3' % last)
     after = [e['row']['epoch'] for e in events if e['kind'] == 'epoch' and e['pid'] == starts[1]]
     assert after == list(range(last + 1, 4))
-    history = read_history(run_folder(str(tmp_path), 'mobilenet_29_0.5', 'cifar10'))
+    history = RunFolder(run_folder(str(tmp_path), 'mobilenet_29_0.5', 'cifar10')).history()
     assert [h['epoch'] for h in history] == [1, 2, 3]  # no gap, no duplicate
     assert any(line.endswith('mobilenet_29_0.5 cifar10: finished') for line in lines)
 
@@ -197,3 +201,28 @@ def test_sweep_refuses_unknown_networks_and_bad_resources(capsys):
         with pytest.raises(SystemExit):
             sweep_script.parse_args([option, value])
         assert 'expected' in capsys.readouterr().err
+
+
+def test_a_network_named_twice_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        sweep_script.cli.run(sweep_script.main, ['--models', 'mobilenet_29_0.5',
+                                                 'mobilenet_29_0.5', '--collect-only'])
+    assert 'error: --models names mobilenet_29_0.5 more than once' in capsys.readouterr().err
+
+
+def test_a_rerun_with_other_options_than_its_runs_is_refused_before_training(tmp_path):
+    """A run folder trained with --limit-test 500 and a rerun asking for 100: one line naming
+    the difference, and no task started (Ray is not even needed)."""
+    from gluon_pydmn.errors import CheckpointMismatchError
+    from gluon_pydmn.run_folder import RunSpec
+    config = TrainConfig(epochs=1)
+    started = RunSpec('mobilenet_29_0.5', 'cifar10', config, train_images=256, test_images=500)
+    folder = run_folder(str(tmp_path), 'mobilenet_29_0.5', 'cifar10')
+    os.makedirs(folder)
+    with open(os.path.join(folder, 'run.json'), 'w') as f:
+        json.dump(dict(started.to_record(), caveats=[]), f)
+    rerun = sweep_specs(['mobilenet_29_0.5'], ['cifar10'], config, 256, 100)
+    with pytest.raises(CheckpointMismatchError, match=r'test_images 500 -> 100'):
+        run_sweep(rerun, str(tmp_path), log=lambda line: None)
+    assert sorted(os.listdir(folder)) == ['run.json']
+    assert sweep_specs(['mobilenet_29_0.5'], ['cifar10'], config, 256)[0].matches(started)

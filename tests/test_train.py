@@ -14,9 +14,10 @@ from gluon_pydmn.errors import UserError
 from gluon_pydmn.evaluate import error_rate, predict
 from gluon_pydmn.errors import ConfigError
 from gluon_pydmn.machine import machine_info, machine_line
-from gluon_pydmn.run_folder import (epoch_times_markdown, history_markdown, is_finished,
-                                    read_history, read_run, read_run_spec, run_result,
-                                    stale_input_batchnorm, write_history)
+from gluon_pydmn.migrate import migrate_run_folder
+from gluon_pydmn.model_zoo import input_batchnorm_untrained
+from gluon_pydmn.run_folder import Caveat, RunFolder, RunSpec, run_result
+from gluon_pydmn.run_report import epoch_times_markdown, history_markdown, write_history
 from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFolderBusyError,
                                TrainConfig, TrainingDivergedError, mixup, train)
 from gluon_pydmn.train_options import config_from_args
@@ -78,18 +79,20 @@ def test_run_result_gives_last_and_earliest_best_epoch():
         run_result([])
 
 
-def test_run_result_skips_epochs_tested_with_a_stale_input_batchnorm():
-    history = [{'epoch': 1, 'test_error': 9.0, 'stale_input_bn': True},
-               {'epoch': 2, 'test_error': 12.0, 'stale_input_bn': False},
-               {'epoch': 3, 'test_error': 11.0, 'stale_input_bn': False}]
-    assert run_result(history) == {'last_epoch': 3, 'last_error': 11.0,
-                                   'best_epoch': 3, 'best_error': 11.0}
-    assert run_result(history[:1])['best_epoch'] == 1  # nothing else to choose from
+def test_run_result_skips_epochs_with_a_caveat():
+    history = [{'epoch': 1, 'test_error': 9.0}, {'epoch': 2, 'test_error': 12.0},
+               {'epoch': 3, 'test_error': 11.0}]
+    caveat = Caveat(1, 1, 'tested badly.')
+    assert 1 in caveat and 2 not in caveat
+    assert run_result(history, unreliable=caveat) == {'last_epoch': 3, 'last_error': 11.0,
+                                                      'best_epoch': 3, 'best_error': 11.0}
+    assert run_result(history)['best_epoch'] == 1
+    assert run_result(history[:1], caveat)['best_epoch'] == 1  # nothing else to choose from
 
 
 def _rows(machines, seconds):
     return [{'epoch': i + 1, 'lr': 0.1, 'mixup': True, 'train_loss': 1.5, 'test_error': 20.0,
-             'seconds': s, 'stale_input_bn': False, **({} if m is None else {'machine': m})}
+             'seconds': s, **({} if m is None else {'machine': m})}
             for i, (m, s) in enumerate(zip(machines, seconds))]
 
 
@@ -109,12 +112,19 @@ def test_epoch_times_are_given_per_machine_never_in_one_column():
 
 
 def test_history_of_a_run_resumed_from_before_the_machine_column_round_trips(tmp_path):
-    """Epochs from an older checkpoint lack ``machine``; the resumed epochs have it."""
+    """Epochs from an older checkpoint lack ``machine``; the resumed epochs have it: the
+    folder's history gives None for them, history.csv an empty cell."""
+    import csv
     history = _rows([None, 'CPU A, 2 cores', 'CPU A, 2 cores'], [100, 150, 170])
-    write_history(str(tmp_path), history)
-    assert [r.get('machine') for r in read_history(str(tmp_path))] == [
-        None, 'CPU A, 2 cores', 'CPU A, 2 cores']
-    assert [r['seconds'] for r in read_history(str(tmp_path))] == [100, 150, 170]
+    (tmp_path / 'state.json').write_text(json.dumps(
+        {'epoch': 3, 'history': history, 'config': TrainConfig().to_dict(), 'architecture': {}}))
+    folder = RunFolder(tmp_path)
+    assert [r['machine'] for r in folder.history()] == [None, 'CPU A, 2 cores', 'CPU A, 2 cores']
+    write_history(folder, folder.history())
+    with open(tmp_path / 'history.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['machine'] for r in rows] == ['', 'CPU A, 2 cores', 'CPU A, 2 cores']
+    assert [float(r['seconds']) for r in rows] == [100, 150, 170]
 
 
 @pytest.mark.parametrize('bad', [dict(epochs=0), dict(batch_size=0), dict(learning_rate=-1),
@@ -160,7 +170,8 @@ def test_interrupted_training_resumes_where_it_stopped(tiny_data, tmp_path):
         (1, 0.01, True), (2, pytest.approx(0.001), False)]
     assert all(np.isfinite(r['train_loss']) and 0 <= r['test_error'] <= 100 for r in history)
     files = set(os.listdir(tmp_path / 'whole'))  # finished: the epoch checkpoints are dropped
-    assert files == {'state.json', 'run.json', 'history.csv', 'history.png', 'final.params'}
+    assert files == {'state.json', 'run.json', 'history.csv', 'history.png', 'summary.md',
+                     'final.params'}
 
     run = str(tmp_path / 'parts')
     reports = []
@@ -283,7 +294,7 @@ def _params_file(run, name):
 
 
 def test_a_run_folder_in_use_is_refused_naming_the_holder(tiny_data, tmp_path):
-    from gluon_pydmn.run_folder import RunFolderLock
+    from gluon_pydmn.checkpoint import RunFolderLock
     with RunFolderLock(str(tmp_path)):
         with pytest.raises(RunFolderBusyError, match='process %d' % os.getpid()):
             train(_net(), *tiny_data, str(tmp_path), TrainConfig(**TINY), progress=False)
@@ -312,11 +323,7 @@ def test_read_only_run_folder_fails_before_training_and_finished_runs_write_noth
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished.iterdir()}
     read_only(unfinished)
     read_only(finished)
-    images = len(tiny_data[0])
-    assert is_finished(str(finished), config, images)
-    assert not is_finished(str(unfinished), config, images)
-    assert not is_finished(str(finished), TrainConfig(**dict(TINY, seed=1)), images)
-    assert not is_finished(str(finished), config, images + 1)
+    assert RunFolder(finished).is_finished() and not RunFolder(unfinished).is_finished()
     messages = []
     assert train(_net(), *tiny_data, str(finished), config, progress=False,
                  log=messages.append) == history
@@ -408,7 +415,7 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
         assert '| %d | 0.1 | no | %.4f | %.2f |\n' % (row['epoch'], row['train_loss'],
                                                      row['test_error']) in summary
     machine = machine_line(machine_info(mx.cpu(), onnx=False))
-    assert [r['machine'] for r in read_history(out)] == [machine, machine]
+    assert [r['machine'] for r in RunFolder(out).history()] == [machine, machine]
     assert '- epochs 1-2 on %s: median ' % machine in summary
     assert 'OMP_NUM_THREADS' in machine and 'ONNX' not in machine
     train_script.main(args)  # finished: nothing more to do
@@ -437,41 +444,53 @@ def test_interrupted_train_script_leaves_an_up_to_date_summary(data_root, tmp_pa
     assert '\n| 2 |' not in summary
 
 
-def test_resuming_a_checkpoint_with_a_stale_input_batchnorm_marks_its_epochs(data_root,
-                                                                           tmp_path):
-    """A checkpoint written before the input BatchNorm fix (its running statistics still 0 and
-    1, no ``stale_input_bn`` column) resumes; its epochs are marked in the history, the
-    summary and the best-epoch choice, and the resumed run's input BatchNorm is trained."""
+@pytest.mark.parametrize('old_format', ['column', 'weights'])
+def test_a_migrated_run_with_a_stale_input_batchnorm_resumes_with_its_epochs_marked(
+        data_root, tmp_path, old_format):
+    """A checkpoint of an older loop, its input BatchNorm's running statistics still 0 and 1:
+    marked by a ``stale_input_bn`` history column, or (older still) told by its weights. The
+    migration turns it into a caveat of those epochs; the run then resumes, the caveat marks
+    its epochs in the summary and the best-epoch choice, and the resumed run's input
+    BatchNorm is trained."""
     out = str(tmp_path / 'run')
     args = ['--model', 'mobilenet_29_0.5', '--data-root', data_root, '--out', out, '--epochs', '3',
             '--batch-size', '64', '--limit-train', '128', '--no-progress', '--mixup-alpha', '0']
     train_script.main(args + ['--stop-after', '1'])
-    with open(os.path.join(out, 'state.json')) as f:
-        state = json.load(f)
+    state = json.loads(open(os.path.join(out, 'state.json')).read())
     params = os.path.join(out, state['params'])
-    assert not stale_input_batchnorm(params)
+    assert not input_batchnorm_untrained(mx.nd.load(params))
     reset_input_batchnorm(params)  # make it look like a checkpoint of the old loop
-    for row in state['history']:
-        del row['stale_input_bn']
+    if old_format == 'column':
+        state['history'][0]['stale_input_bn'] = True
+    record = json.loads(open(os.path.join(out, 'run.json')).read())
+    for key in ('caveats', 'command', 'note', 'test_images'):
+        del record[key]
     with open(os.path.join(out, 'state.json'), 'w') as f:
         json.dump(state, f)
-    assert stale_input_batchnorm(params)
-    with pytest.warns(g.StaleInputBatchNormWarning, match='trained before the fix of the input'):
+    with open(os.path.join(out, 'run.json'), 'w') as f:
+        json.dump(record, f)
+    assert input_batchnorm_untrained(mx.nd.load(params))
+    with pytest.warns(g.StaleInputBatchNormWarning, match='input BatchNorm still at its initial'):
         g.get_model('mobilenet_29_0.5', checkpoint_path=params)
+    changes = migrate_run_folder(out)
+    assert 'epochs 1-1 marked as tested with a stale input BatchNorm' in changes
+    assert migrate_run_folder(out) == []  # now current
+    assert RunFolder(out).caveats() == [Caveat(1, 1, RunFolder(out).caveats()[0].text)]
+    assert 'train.py --model mobilenet_29_0.5' in RunFolder(out).record()['command']
     history = train_script.main(args)
-    assert [r['stale_input_bn'] for r in history] == [True, False, False]
-    assert [r['stale_input_bn'] for r in read_history(out)] == [True, False, False]
-    assert not stale_input_batchnorm(os.path.join(out, 'final.params'))
+    assert [r['epoch'] for r in history] == [1, 2, 3]
+    assert not any('stale_input_bn' in r for r in history)
+    assert not input_batchnorm_untrained(mx.nd.load(os.path.join(out, 'final.params')))
     with warnings.catch_warnings():
         warnings.simplefilter('error', g.StaleInputBatchNormWarning)
         g.load_trained('mobilenet_29_0.5', checkpoint_path=os.path.join(out, 'final.params'))
-    assert run_result(history)['best_epoch'] in (2, 3)
+    assert RunFolder(out).result()['best_epoch'] in (2, 3)
     with open(os.path.join(out, 'summary.md')) as f:
         summary = f.read()
     assert '| 1 | 0.1 | no | %.4f | %.2f† |' % (history[0]['train_loss'],
                                                 history[0]['test_error']) in summary
-    assert 'The best epoch is taken from the epochs tested after the input BatchNorm fix' in summary
-    assert '† Epochs 1-1 were tested with the input BatchNorm still at its initial' in summary
+    assert 'The best epoch is taken from the epochs without caveats' in summary
+    assert '† Epoch 1 was tested with the input BatchNorm still at its initial' in summary
 
 
 def test_train_script_names_valid_models(data_root, tmp_path):
@@ -547,7 +566,7 @@ def test_train_script_compresses_the_schema_and_says_so(data_root, tmp_path):
     # 320, 150, 225 and 20 epochs scaled by 0.01: 3 epochs, decays at 2 and 2, last epoch unmixed
     assert [(r['epoch'], r['mixup']) for r in history] == [(1, True), (2, True), (3, False)]
     assert [r['lr'] for r in history] == pytest.approx([0.1, 0.1, 0.001])
-    run, saved = read_run(out)
+    run, saved = RunFolder(out).record(), RunFolder(out).history()
     assert [r['epoch'] for r in saved] == [1, 2, 3]
     assert [r['test_error'] for r in saved] == pytest.approx([r['test_error'] for r in history])
     assert run['model'] == 'mobilenet_29_0.5' and run['label_set'] == 'cifar10'
@@ -592,26 +611,30 @@ def test_a_saved_schema_round_trips_and_unknown_fields_are_refused():
         TrainConfig.from_dict(dict(saved, warmup=5))
 
 
-def test_read_run_spec_reads_run_json_then_state_json_and_names_a_damaged_file(tiny_data,
-                                                                               tmp_path):
+def test_a_run_folder_gives_back_its_spec_and_names_a_damaged_file(tiny_data, tmp_path):
     config = TrainConfig(**TINY)
     train(_net(), *tiny_data, str(tmp_path), config, stop_after=1, progress=False,
           model_name='mobilenet_29_0.5')
-    expected = {'model': 'mobilenet_29_0.5', 'label_set': 'cifar10',
-                'train_images': len(tiny_data[0]), 'config': config}
-    assert read_run_spec(str(tmp_path)) == expected
-    (tmp_path / 'run.json').unlink()  # a run older than run.json: its state.json says the same
-    assert read_run_spec(str(tmp_path)) == expected
-    (tmp_path / 'state.json').write_text('{"model": "mobilenet_29_0.5"')
-    with pytest.raises(FileNotFoundError, match='cannot read .*state.json'):
-        read_run_spec(str(tmp_path))
+    expected = RunSpec('mobilenet_29_0.5', 'cifar10', config, train_images=len(tiny_data[0]),
+                       test_images=len(tiny_data[1]))
+    assert RunSpec.from_folder(str(tmp_path)) == expected == RunFolder(tmp_path).spec()
+    assert RunSpec.from_record(expected.to_record()) == expected
+    (tmp_path / 'run.json').write_text('{"model": "mobilenet_29_0.5"')
+    with pytest.raises(FileNotFoundError, match='cannot read .*run.json'):
+        RunSpec.from_folder(str(tmp_path))
+    (tmp_path / 'state.json').write_text('{"epoch": "1"}')
+    with pytest.raises(FileNotFoundError, match='cannot read the checkpoint index .*state.json'):
+        RunFolder(tmp_path).history()
     with pytest.raises(FileNotFoundError, match='holds no run'):
-        read_run_spec(str(tmp_path / 'elsewhere'))
+        RunSpec.from_folder(str(tmp_path / 'elsewhere'))
 
 
-def test_read_run_names_what_is_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match='history.csv is missing'):
-        read_run(str(tmp_path))
+def test_a_folder_without_a_finished_epoch_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match='has no finished epoch'):
+        RunFolder(tmp_path).history()
+    with pytest.raises(FileNotFoundError, match='holds no weights'):
+        RunFolder(tmp_path).weights()
+    assert not RunFolder(tmp_path).is_finished()
 
 
 @pytest.mark.parametrize('option', ['--limit-train', '--stop-after'])
@@ -636,7 +659,7 @@ def test_train_script_resumes_a_run_folder_with_its_own_options(data_root, tmp_p
     assert state['train_images'] == 128 and state['config']['batch_size'] == 64
     with pytest.raises(UserError, match='is a run of mobilenet_29_0.5, not of resnet_29_0.5'):
         train_script.main(['--resume', out, '--model', 'resnet_29_0.5'])
-    with pytest.raises(UserError, match=r'holds no run \(no run.json or state.json'):
+    with pytest.raises(UserError, match=r'holds no run \(no run.json'):
         train_script.main(['--resume', str(tmp_path)])
     with pytest.raises(UserError, match='give --model NAME .* or --resume DIR'):
         train_script.main([])

@@ -42,7 +42,7 @@ MUTATIONS = [
     Mutation('epoch0-generator', TRAIN, 'rng = _epoch_rng(config.seed, epoch)',
              'rng = _epoch_rng(config.seed, 0)', LOOP_TESTS,
              "every epoch drawn from epoch 0's generator"),
-    Mutation('lr-not-set', TRAIN, 'trainer.set_learning_rate(lr)', 'pass', LOOP_TESTS,
+    Mutation('lr-not-set', TRAIN, 'self.trainer.set_learning_rate(lr)', 'pass', LOOP_TESTS,
              'the learning-rate decay never reaches the optimizer'),
     Mutation('bn-stats-summed', TRAIN,
              'mean = nd.add_n(*[c.as_in_context(copies[0].context) for c in copies]) / len(copies)',

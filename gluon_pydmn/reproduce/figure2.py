@@ -14,7 +14,7 @@ from collections import Counter
 from matplotlib.figure import Figure
 
 from ..catalog import display_name
-from ..run_folder import read_run, run_result, stale_note
+from ..run_folder import RunFolder
 from .paper import paper_source
 
 __all__ = ['plot_training_curves']
@@ -40,9 +40,8 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None, error_range=No
         The test-error axis, in percent (e.g. ``(6, 12)`` to tell apart runs that end close
         together); by default from 0 to just above the highest error drawn.
 
-    Test errors of epochs tested with a stale input BatchNorm
-    (:func:`~gluon_pydmn.run_folder.stale_input_batchnorm`) are too high; their curve is drawn
-    faded and the caption says which epochs they are.
+    Test errors of epochs with a caveat (:class:`~gluon_pydmn.run_folder.Caveat`, e.g. tested
+    with a stale input BatchNorm) are drawn faded, and the caption gives the caveat.
 
     Returns
     -------
@@ -54,26 +53,29 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None, error_range=No
     if error_range is not None and not 0 <= error_range[0] < error_range[1]:
         raise ValueError('error_range must be (low, high) in percent with 0 <= low < high, '
                          'got %s' % (error_range,))
-    runs = [read_run(d) for d in run_dirs]
+    folders = [RunFolder(d) for d in run_dirs]
+    runs = [(f.record(), f.history()) for f in folders]
     names = _run_names(run_dirs, [run for run, _ in runs])
     fig = Figure(figsize=(11, 5.2))
     loss_ax, error_ax = fig.subplots(1, 2)
     caption = []
     papers = {}  # (model, label set) -> the paper's error, its source, the line's colour
     runs_per_task = Counter((run['model'], run['label_set']) for run, _ in runs)
-    for (run, history), name, color in zip(runs, names, itertools.cycle(_COLORS)):
+    for folder, (run, history), name, color in zip(folders, runs, names,
+                                                   itertools.cycle(_COLORS)):
         label = '%s (%.3fM params)' % (name, run['params'] / 1e6)
         loss_ax.plot([r['epoch'] for r in history], [r['train_loss'] for r in history],
                      color=color, label=label)
-        valid = [r for r in history if not r['stale_input_bn']]
-        stale = [r['epoch'] for r in history if r['stale_input_bn']]
-        if stale:  # their test errors are too high: faded, so the eye follows the valid ones
-            error_ax.plot(stale, [r['test_error'] for r in history if r['stale_input_bn']],
+        caveats = folder.caveats()
+        doubtful = [r for r in history if any(r['epoch'] in c for c in caveats)]
+        valid = [r for r in history if r not in doubtful]
+        if doubtful:  # faded, so the eye follows the valid ones
+            error_ax.plot([r['epoch'] for r in doubtful], [r['test_error'] for r in doubtful],
                           color=color, alpha=0.35, linewidth=0.8, label=None if valid else label)
         if valid:
             error_ax.plot([r['epoch'] for r in valid], [r['test_error'] for r in valid],
                           color=color, label=label)
-        result = run_result(history)
+        result = folder.result()
         task = (run['model'], run['label_set'])
         paper = paper_error(*task) if paper_error else None
         source = paper_source(run['model']) if paper is not None else None
@@ -86,8 +88,8 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None, error_range=No
                           result['last_error'], result['best_error'], result['best_epoch'],
                           '' if paper is None else ' The paper: %.2f%% (%s; dotted line).'
                           % (paper, source),
-                          ' %s Their test-error curve is faded.' % stale_note(stale)
-                          if stale else ''))
+                          ''.join(' %s Their test-error curve is faded.' % c.note()
+                                  for c in caveats)))
     for paper, source, color in papers.values():  # after the runs: last in the legend
         error_ax.axhline(paper, color=color, linestyle=':', linewidth=1.2,
                          label='paper: %.2f%% (%s)' % (paper, source))

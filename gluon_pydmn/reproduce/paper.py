@@ -12,11 +12,11 @@ import os
 
 from ..catalog import MODEL_CFGS
 from ..catalog import label_set as _label_set
-from ..errors import UserError
+from ..errors import PaperTablesNotFoundError
 
 __all__ = ['ENV_PAPER_TABLES', 'PACKAGE_TABLES', 'PaperTablesNotFoundError', 'load_paper_tables',
-           'table3_error', 'paper_error', 'paper_name', 'model_of_row', 'paper_source', 'GLUONCV_ROWS',
-           'GLUONCV_TABLE4_ROWS', 'PAPER_SCHEMA', 'GLUONCV_MODEL_ZOO']
+           'table3_error', 'paper_error', 'paper_note', 'paper_name', 'model_of_row',
+           'paper_source', 'GLUONCV_ROWS', 'GLUONCV_TABLE4_ROWS', 'PAPER_SCHEMA', 'GLUONCV_MODEL_ZOO']
 
 ENV_PAPER_TABLES = 'GLUON_PYDMN_PAPER_TABLES'
 PACKAGE_TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'paper_tables.json')
@@ -33,10 +33,6 @@ _MODELS_BY_ROW = dict({cfg.paper_name: name for name, cfg in MODEL_CFGS.items()}
 # What :func:`paper_source` answers: how the paper's number for a network came about.
 PAPER_SCHEMA = 'full 320-epoch schema'
 GLUONCV_MODEL_ZOO = "quoted from GluonCV's model zoo"
-
-
-class PaperTablesNotFoundError(UserError, FileNotFoundError):
-    """A file given for the paper's numbers does not exist."""
 
 
 def load_paper_tables(path=None):
@@ -118,3 +114,21 @@ def paper_source(model):
     if model in MODEL_CFGS:
         return PAPER_SCHEMA
     return GLUONCV_MODEL_ZOO if model in _GLUONCV_PAPER_NAMES else None
+
+
+def paper_note(model, label_set, tables=None):
+    """A sentence giving the paper's error for ``model`` on ``label_set``, for a training run's
+    report; ``''`` where the paper has none or its tables are not at hand."""
+    try:
+        error = paper_error(tables or load_paper_tables(), model, label_set)
+    except FileNotFoundError:
+        return ''
+    if error is None:
+        return ''
+    if paper_source(model) == GLUONCV_MODEL_ZOO:
+        return (" The paper quotes %.2f%% for this network on %s from GluonCV's model zoo, "
+                "whose weights GluonCV trained with its own recipe, not the paper's schema."
+                % (error, label_set))
+    return (" The paper's Table 3 gives %.2f%% for this network on %s with its full schema "
+            "(320 epochs); the authors' notebook reported the best epoch's accuracy, so the "
+            "best epoch is the one to compare with it." % (error, label_set))

@@ -6,10 +6,10 @@
 import functools
 import os
 
+from .. import tables
 from ..catalog import display_name
-from ..errors import NotARunFolderError
-from ..run_folder import (HISTORY_FILE, STALE_CAUSE, STALE_CONSEQUENCE, STALE_MARK, read_history,
-                          read_run_spec, read_summary_spec, run_result)
+from ..run_folder import STATE_FILE, RunFolder
+from ..run_report import caveat_marks
 from .paper import paper_error
 
 __all__ = ['run_folders', 'runs_markdown', 'index_markdown']
@@ -26,49 +26,54 @@ INTRO = ('Each folder holds a run of `experiments/train.py`: `summary.md` (comma
          'ResNet-110*).')
 
 
+# Cells of several values are filled from a tuple (tables.Column.fmt).
+_COLUMNS = [
+    tables.Column('folder', 'run folder', kind=str),
+    tables.Column('network', kind=str),
+    tables.Column('data', kind=str),
+    tables.Column('train_images', 'training images', kind=int),
+    tables.Column('schema', kind=str),
+    tables.Column('epochs', 'epochs done', '%d of %s'),
+    tables.Column('last_error', 'last-epoch error (%)', '%.2f%s'),
+    tables.Column('best_error', 'best-epoch error (%)', '%.2f%s (epoch %d)'),
+    tables.Column('paper', 'paper (%)', '%.2f'),
+]
+
+
 def runs_markdown(run_dirs, paper_error=None):
     """A markdown table of training runs: network, data, schema, epochs, last/best error.
 
     Parameters
     ----------
     run_dirs : list of str
-        Run folders; those without ``history.csv`` are left out. What a run trains is read
-        from its ``run.json``, from ``state.json`` for runs older than that file, and from the
-        first lines of ``summary.md`` for runs older than both
-        (:func:`~gluon_pydmn.run_folder.read_summary_spec`).
+        Run folders (:class:`~gluon_pydmn.run_folder.RunFolder`); those without a finished
+        epoch are left out. Test errors of epochs with a caveat carry its mark, explained
+        below the table.
     paper_error : callable, optional
         ``paper_error(model, label_set)`` gives the paper's error or None.
     """
-    lines = ['| run folder | network | data | training images | schema | epochs done | '
-             'last-epoch error (%) | best-epoch error (%) | paper (%) |',
-             '|---|---|---|---:|---|---:|---:|---:|---:|']
-    stale_runs = []
-    for folder in run_dirs:
-        if not os.path.isfile(os.path.join(folder, HISTORY_FILE)):
+    rows, caveated = [], {}
+    for folder in map(RunFolder, run_dirs):
+        if not folder.has(STATE_FILE):
             continue
-        history = read_history(folder)
-        result = run_result(history)
-        stale = {r['epoch'] for r in history if r['stale_input_bn']}
-        if stale:
-            stale_runs.append(os.path.basename(os.path.normpath(folder)))
-        try:
-            spec = read_run_spec(folder)
-        except NotARunFolderError:
-            spec = read_summary_spec(folder)
-        paper = (paper_error(spec['model'], spec['label_set'])
-                 if paper_error and spec['label_set'] else None)
-        mark = lambda epoch: STALE_MARK if epoch in stale else ''
-        lines.append('| %s | %s | %s | %s | %s | %d of %s | %.2f%s | %.2f%s (epoch %d) | %s |' % (
-            os.path.basename(os.path.normpath(folder)), display_name(spec['model'] or ''),
-            spec['label_set'] or 'see its summary.md', spec['train_images'] or '',
-            spec['config'].describe() if spec['config'] else '', result['last_epoch'],
-            spec['config'].epochs if spec['config'] else '?', result['last_error'],
-            mark(result['last_epoch']), result['best_error'], mark(result['best_epoch']),
-            result['best_epoch'], '' if paper is None else '%.2f' % paper))
-    if stale_runs:
-        lines.append('\n%s Tested with %s. %s Runs with such epochs: %s; their summary.md '
-                     'lists which.' % (STALE_MARK, STALE_CAUSE, STALE_CONSEQUENCE,
-                                       ', '.join(stale_runs)))
+        record, result, caveats = folder.record(), folder.result(), folder.caveats()
+        for caveat in caveats:
+            caveated.setdefault((caveat.mark, caveat.text), []).append(folder.name)
+        marks = caveat_marks(caveats)
+        rows.append({
+            'folder': folder.name,
+            'network': display_name(record['model'] or ''),
+            'data': record['label_set'],
+            'train_images': record['train_images'],
+            'schema': record['schema'],
+            'epochs': (result['last_epoch'], record['config']['epochs']),
+            'last_error': (result['last_error'], marks(result['last_epoch'])),
+            'best_error': (result['best_error'], marks(result['best_epoch']),
+                           result['best_epoch']),
+            'paper': paper_error(record['model'], record['label_set']) if paper_error else None})
+    lines = tables.to_markdown(rows, _COLUMNS)
+    lines += ['\n%s Some epochs of %s were %s Their summary.md lists which.'
+              % (mark, ', '.join(runs), text) for (mark, text), runs in caveated.items()]
     return '\n'.join(lines) + '\n'
 
 

@@ -1,5 +1,5 @@
-"""Table 3 by training: one :func:`gluon_pydmn.train.train` run per (network, label set), as
-Ray tasks on this machine or on any Ray cluster, collected into one table.
+"""Table 3 by training: one :func:`gluon_pydmn.train.run_training` run per (network, label
+set), as Ray tasks on this machine or on any Ray cluster, collected into one table.
 
 Each run trains into its own folder ``<out>/<model>-<label set>``, so a killed worker, a lost
 node or a re-run of the same sweep resumes every run after its last finished epoch, and runs
@@ -14,52 +14,58 @@ from the run folders alone, so it can be written at any time, also without Ray.
 Ray is imported only by :func:`run_sweep` and inside the tasks: ``pip install
 gluon_pydmn[sweep]``.
 """
-import csv
+import dataclasses
 import datetime
-import io
+import functools
 import json
 import os
 import socket
+import typing
 
 import mxnet as mx
 
+from .. import tables
 from ..catalog import MODEL_CFGS, label_set as _label_set
 from ..cpu import configure_cpu
-from ..data import get_dataset
-from ..model_zoo import get_model, gluoncv_cifar_names
-from ..run_folder import FINAL_FILE, RUN_FILE, STATE_FILE, is_finished, read_run, run_result
-from ..train import train
+from ..errors import (CheckpointMismatchError, ConfigError, NotARunFolderError,
+                      UnknownNameError)
+from ..model_zoo import gluoncv_cifar_names
+from ..run_folder import FINAL_FILE, RUN_FILE, RunFolder, RunSpec
+from ..train import run_training
 from ..utils import write_text
-from .paper import load_paper_tables, paper_error, paper_name
+from .paper import load_paper_tables, paper_error, paper_name, paper_note
 from .table3 import read_csv
 
 __all__ = ['TABLE3_LABEL_SETS', 'COLUMNS', 'head_width', 'run_folder', 'check_model_names',
-           'build_network', 'train_run', 'run_sweep', 'collect', 'to_csv', 'to_markdown',
-           'write_table']
+           'sweep_specs', 'check_folders', 'train_run', 'SweepResources', 'SweepMonitor', 'run_sweep', 'collect',
+           'to_csv', 'to_markdown', 'write_table']
 
 # The paper's protocol: CIFAR-10, and CIFAR-100 trained and scored on its 20 coarse labels.
 TABLE3_LABEL_SETS = ('cifar10', 'cifar100-coarse')
-CIFAR_TRAIN_IMAGES = 50000
 FAILURE_FILE = 'failure.json'
 TASK_FILE = 'sweep.json'
 TABLE_NAME = 'table3-trained'
 
-# (csv column, markdown header)
+_text = functools.partial(tables.Column, kind=str)
+_count = functools.partial(tables.Column, fmt='%d', kind=int)
+_error = functools.partial(tables.Column, fmt='%.2f')
 COLUMNS = [
-    ('model', 'Model'),
-    ('zoo_name', 'name'),
-    ('label_set', 'label set'),
-    ('status', 'status'),
-    ('epochs_done', 'epochs done'),
-    ('epochs', 'of'),
-    ('train_images', 'train images'),
-    ('test_images', 'test images'),
-    ('last_error', 'last-epoch err (%)'),
-    ('best_error', 'best-epoch err (%)'),
-    ('best_epoch', 'best epoch'),
-    ('paper_error', 'paper err (%) (C10 / "CIFAR-100" = 20 coarse labels)'),
-    ('released_error', 'released weights err (%)'),
+    _text('model', 'Model'),
+    _text('zoo_name', 'name'),
+    _text('label_set', 'label set'),
+    _text('status', 'status'),
+    _count('epochs_done', 'epochs done'),
+    _count('epochs', 'of'),
+    _count('train_images', 'train images'),
+    _count('test_images', 'test images'),
+    _error('last_error', 'last-epoch err (%)'),
+    _error('best_error', 'best-epoch err (%)'),
+    _count('best_epoch', 'best epoch'),
+    _error('paper_error', 'paper err (%) (C10 / "CIFAR-100" = 20 coarse labels)'),
+    _error('released_error', 'released weights err (%)'),
 ]
+"""Columns of ``table3-trained.csv`` and ``.md`` (:mod:`gluon_pydmn.tables`); empty cells
+where a run has no value yet."""
 
 
 def head_width(label_set):
@@ -75,21 +81,41 @@ def run_folder(out, model, label_set):
 
 
 def check_model_names(names):
-    """Raise ValueError naming the valid names unless every name is a zoo network or a
-    GluonCV CIFAR network (``cifar_resnet20_v1``...)."""
+    """Raise :class:`~gluon_pydmn.errors.UnknownNameError` naming the valid names unless every
+    name is a zoo network or a GluonCV CIFAR network (``cifar_resnet20_v1``...)."""
     valid = set(MODEL_CFGS) | set(gluoncv_cifar_names())
     unknown = sorted(set(names) - valid)
     if unknown:
-        raise ValueError('unknown network(s) %s; use zoo names (%s) or GluonCV CIFAR names (%s)'
-                         % (', '.join(unknown), ', '.join(MODEL_CFGS),
-                            ', '.join(gluoncv_cifar_names())))
+        raise UnknownNameError('unknown network(s) %s; use zoo names (%s) or GluonCV CIFAR '
+                               'names (%s)' % (', '.join(unknown), ', '.join(MODEL_CFGS),
+                                               ', '.join(gluoncv_cifar_names())))
 
 
-def build_network(name, classes, ctx):
-    """A freshly initialised network to train, as ``experiments/train.py`` builds it: the zoo's
-    with the C++ pyramid operator on CPU, or a GluonCV CIFAR network (both Xavier). Seed
-    ``mx.random`` first for a reproducible initialisation."""
-    return get_model(name, classes=classes, ctx=ctx, fast=ctx[0].device_type == 'cpu')
+def sweep_specs(models, label_sets, config, train_images=None, test_images=None):
+    """The runs of a sweep: one :class:`~gluon_pydmn.run_folder.RunSpec` per (model, label set),
+    in that order, all with ``config`` and the same training and test images (None: all)."""
+    check_model_names(models)
+    for option, names in (('--models', models), ('--datasets', label_sets)):
+        twice = sorted({n for n in names if list(names).count(n) > 1})
+        if twice:
+            raise ConfigError('%s names %s more than once: each network and label set is one '
+                              'run' % (option, ', '.join(twice)))
+    return [RunSpec(m, s, config, train_images=train_images, test_images=test_images)
+            for m in models for s in label_sets]
+
+
+def check_folders(specs, out):
+    """Refuse a run whose folder under ``out`` holds a run of another spec (schema, training
+    or test images), naming the differences, before any task starts."""
+    for spec in specs:
+        folder = RunFolder(run_folder(out, *_key(spec)))
+        if folder.has(RUN_FILE):
+            differences = spec.differences(folder.spec())
+            if differences:
+                raise CheckpointMismatchError(
+                    '%s holds a run with other options (%s): rerun the sweep with the options '
+                    'it was started with, or give another --out'
+                    % (folder.path, ', '.join(differences)))
 
 
 def _omp_threads():
@@ -101,26 +127,18 @@ def _omp_threads():
         return None
 
 
-def train_run(model, label_set, out_dir, config, data_root=None, limit_train=None,
-              limit_test=None, gpus=0, report=None):
+def train_run(spec, out_dir, data_root=None, report=None):
     """Train one run of a sweep into ``out_dir`` (what each Ray task does; callable directly).
 
     Parameters
     ----------
-    model : str
-        Zoo or GluonCV CIFAR name.
-    label_set : str
-        ``'cifar10'``, ``'cifar100-coarse'`` or ``'cifar100-fine'``.
+    spec : RunSpec
+        Its ``ctx`` says where to train (default the CPU, with :func:`configure_cpu`).
     out_dir : str
         The run folder: resumed if it holds a checkpoint of this run, nothing is done if the
         run is finished.
-    config : TrainConfig
     data_root : str, optional
         CIFAR folder on the machine running this (default ``$GLUON_PYDMN_DATA``).
-    limit_train, limit_test : int, optional
-        Use the first N training / test images only.
-    gpus : int
-        Train on GPUs ``0..gpus-1`` of those visible to this process; 0 for the CPU.
     report : callable, optional
         ``report(kind, **fields)`` with kind ``'start'`` (``pid``, ``host``), ``'log'``
         (``message``) and ``'epoch'`` (``row``, ``epochs``) as the run goes.
@@ -132,37 +150,25 @@ def train_run(model, label_set, out_dir, config, data_root=None, limit_train=Non
     """
     report = report or (lambda kind, **fields: None)
     report('start', pid=os.getpid(), host=socket.gethostname())
-    if gpus:
-        ctx = [mx.gpu(i) for i in range(int(gpus))]
-    else:
+    if not spec.ctx or spec.ctx[0].device_type == 'cpu':
         configure_cpu()  # before MXNet's first operator (threads come from the environment)
-        ctx = [mx.cpu()]
-    mx.random.seed(config.seed)  # the Xavier initialisation, as experiments/train.py
-    net = build_network(model, head_width(label_set), ctx)
-    train_set = get_dataset(label_set, train=True, root=data_root)
-    test_set = get_dataset(label_set, train=False, root=data_root)
-    if limit_train:
-        train_set = train_set.subset(limit_train)
-    if limit_test:
-        test_set = test_set.subset(limit_test)
     os.makedirs(out_dir, exist_ok=True)
-    info = {'model': model, 'label_set': label_set, 'test_images': len(test_set),
-            'host': socket.gethostname(), 'pid': os.getpid(), 'context': str(ctx),
-            'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'omp_threads': _omp_threads()}
-    _write_json(os.path.join(out_dir, TASK_FILE), info)
-
-    def on_epoch_end(history):
-        report('epoch', row=history[-1], epochs=config.epochs)
+    _write_json(os.path.join(out_dir, TASK_FILE), {
+        'model': spec.model, 'label_set': spec.label_set, 'test_images': spec.test_images,
+        'host': socket.gethostname(), 'pid': os.getpid(), 'context': str(spec.ctx),
+        'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'omp_threads': _omp_threads()})
 
     def log(message):
         # the epoch lines are reported by on_epoch_end; the others (resuming, finished) here
         if not message.startswith('epoch '):
             report('log', message=message)
-    return train(net, train_set, test_set, out_dir, config, ctx=ctx, progress=False, log=log,
-                 model_name=model, on_epoch_end=on_epoch_end)
+    return run_training(spec, out_dir, data_root=data_root, progress=False, log=log,
+                        note=paper_note(spec.model, spec.label_set),
+                        on_epoch_end=lambda history: report('epoch', row=history[-1],
+                                                            epochs=spec.config.epochs))
 
 
-def _task(model, label_set, out_dir, config, data_root, limit_train, limit_test, queue):
+def _task(spec, out_dir, data_root, queue):
     """The Ray task: :func:`train_run` on the GPUs Ray gave it, reporting through ``queue``."""
     import warnings
 
@@ -170,10 +176,12 @@ def _task(model, label_set, out_dir, config, data_root, limit_train, limit_test,
     warnings.filterwarnings('ignore', 'Cannot decide type')  # MXNet's, on every hybridize
 
     def report(kind, **fields):
-        queue.put(dict(fields, kind=kind, model=model, label_set=label_set, pid=os.getpid()))
+        queue.put(dict(fields, kind=kind, model=spec.model, label_set=spec.label_set,
+                       pid=os.getpid()))
     # Ray sets CUDA_VISIBLE_DEVICES to the task's GPUs, which MXNet then numbers from 0
-    return train_run(model, label_set, out_dir, config, data_root, limit_train, limit_test,
-                     gpus=len(ray.get_gpu_ids()), report=report)
+    gpus = len(ray.get_gpu_ids())
+    ctx = [mx.gpu(i) for i in range(gpus)] if gpus else [mx.cpu()]
+    return train_run(spec.replace(ctx=ctx), out_dir, data_root, report=report)
 
 
 def _write_json(path, value):
@@ -200,21 +208,12 @@ def _reason(error):
     return '%s (after all retries): %s' % (type(error).__name__, first)
 
 
-def run_sweep(models, label_sets, out, config, data_root=None, limit_train=None,
-              limit_test=None, cpus_per_run=1, gpus_per_run=None, max_retries=3, address=None,
-              on_event=None, log=print, command=None, released_csv=None):
-    """Train every (model, label set) run as a Ray task and write the table into ``out``.
+@dataclasses.dataclass(frozen=True)
+class SweepResources:
+    """What Ray gives each run of a sweep, and where the sweep runs.
 
-    Parameters
+    Attributes
     ----------
-    models, label_sets : list of str
-    out : str
-        Folder of the run folders and of ``table3-trained.md``/``.csv``; on a cluster it must
-        be on a filesystem all nodes share.
-    config : TrainConfig
-    data_root : str, optional
-        CIFAR folder, as seen by each worker (default ``$GLUON_PYDMN_DATA`` there).
-    limit_train, limit_test : int, optional
     cpus_per_run : int
         CPUs Ray reserves for a run; also its OpenMP threads.
     gpus_per_run : float, optional
@@ -225,6 +224,95 @@ def run_sweep(models, label_sets, out, config, data_root=None, limit_train=None,
     address : str, optional
         Ray cluster to join (``'auto'``, ``'ray://host:10001'``...); default ``$RAY_ADDRESS``,
         else a Ray started on this machine. If Ray is already initialised it is used.
+    """
+    cpus_per_run: int = 1
+    gpus_per_run: typing.Optional[float] = None
+    max_retries: int = 3
+    address: typing.Optional[str] = None
+
+    def task_options(self, gpus_per_run):
+        """Ray options of one run's task."""
+        threads = str(max(1, int(self.cpus_per_run)))
+        return dict(num_cpus=self.cpus_per_run, num_gpus=gpus_per_run,
+                    max_retries=self.max_retries, retry_exceptions=False,
+                    runtime_env={'env_vars': {  # read when the worker imports MXNet
+                        'OMP_NUM_THREADS': threads, 'MXNET_OMP_MAX_THREADS': threads,
+                        'OPENBLAS_NUM_THREADS': threads}})
+
+
+class SweepMonitor:
+    """What a running sweep knows of its runs: their status and epochs done, from the events
+    the tasks report; it logs one line per finished epoch across the sweep.
+
+    Parameters
+    ----------
+    specs : list of RunSpec
+    log : callable
+        Receives the progress lines.
+    on_event : callable, optional
+        Also called with each event.
+    """
+
+    def __init__(self, specs, log=print, on_event=None):
+        self.specs, self.log, self.on_event = specs, log, on_event
+        self.status = {_key(s): 'not started' for s in specs}
+        self.epochs = {_key(s): 0 for s in specs}
+
+    def progress(self):
+        """``[epochs done/epochs in all; runs: N finished, N running, ...]``."""
+        counts = {k: sum(s == k for s in self.status.values())
+                  for k in ('finished', 'running', 'failed', 'queued')}
+        return '[%d/%d epochs; runs: %s]' % (
+            sum(self.epochs.values()), sum(s.config.epochs for s in self.specs),
+            ', '.join('%d %s' % (n, k) for k, n in counts.items()))
+
+    def handle(self, event):
+        """Take one event of a task (``kind`` 'start', 'log' or 'epoch')."""
+        key = (event['model'], event['label_set'])
+        name = '%s %s' % key
+        if event['kind'] == 'start':
+            self.status[key] = 'running'
+        elif event['kind'] == 'log':
+            self.log('%s: %s' % (name, event['message']))
+        elif event['kind'] == 'epoch':
+            row = event['row']
+            self.epochs[key] = row['epoch']
+            self.log('%s %s: epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
+                     % (self.progress(), name, row['epoch'], event['epochs'], row['lr'],
+                        row['train_loss'], row['test_error'], row['seconds']))
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def drain(self, queue):
+        """Handle every event waiting in ``queue``."""
+        while not queue.empty():
+            self.handle(queue.get_nowait())
+
+    def ended(self, key, reason=None):
+        """Run ``key`` ended: finished, or failed with ``reason``."""
+        self.status[key] = 'failed' if reason else 'finished'
+        self.log('%s %s %s: %s' % ((self.progress(),) + key
+                                   + ('failed: %s' % reason if reason else 'finished',)))
+
+
+def _key(spec):
+    return spec.model, spec.label_set
+
+
+def run_sweep(specs, out, *, resources=SweepResources(), data_root=None, on_event=None, log=print,
+              command=None, released_csv=None):
+    """Train every run of ``specs`` as a Ray task and write the table into ``out``.
+
+    Parameters
+    ----------
+    specs : list of RunSpec
+        :func:`sweep_specs`.
+    out : str
+        Folder of the run folders (:func:`run_folder`) and of ``table3-trained.md``/``.csv``;
+        on a cluster it must be on a filesystem all nodes share.
+    resources : SweepResources
+    data_root : str, optional
+        CIFAR folder, as seen by each worker (default ``$GLUON_PYDMN_DATA`` there).
     on_event : callable, optional
         Called in the driver with each event the runs report (dicts with ``kind``
         ``'start'``/``'log'``/``'epoch'``, ``model``, ``label_set`` and ``pid``).
@@ -241,94 +329,20 @@ def run_sweep(models, label_sets, out, config, data_root=None, limit_train=None,
         The table's rows (:func:`collect`).
     """
     import ray
-    from ray.util.queue import Queue
-    check_model_names(models)
-    runs = [(m, s) for m in models for s in label_sets]
+    check_folders(specs, out)
     started_ray = not ray.is_initialized()
     if started_ray:
-        local = address is None and not os.environ.get('RAY_ADDRESS')
-        ray.init(address=address, **(dict(include_dashboard=False) if local else {}))
+        local = resources.address is None and not os.environ.get('RAY_ADDRESS')
+        ray.init(address=resources.address, **(dict(include_dashboard=False) if local else {}))
+    monitor = SweepMonitor(specs, log, on_event)
     try:
-        if gpus_per_run is None:
-            gpus_per_run = 1 if ray.cluster_resources().get('GPU', 0) > 0 else 0
-        threads = str(max(1, int(cpus_per_run)))
-        task = ray.remote(max_calls=1)(_task)  # a fresh worker (and MXNet) for each run
-        options = dict(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries,
-                       retry_exceptions=False,
-                       runtime_env={'env_vars': {  # read when the worker imports MXNet
-                           'OMP_NUM_THREADS': threads, 'MXNET_OMP_MAX_THREADS': threads,
-                           'OPENBLAS_NUM_THREADS': threads}})
-        queue = Queue(actor_options={'num_cpus': 0})
-        epochs = {}
-        pending, states = {}, {}
-        for model, label_set in runs:
-            folder = run_folder(out, model, label_set)
-            epochs[(model, label_set)] = _epochs_done(folder)
-            if is_finished(folder, config, limit_train or CIFAR_TRAIN_IMAGES):
-                states[(model, label_set)] = 'finished'
-                continue
-            if os.path.exists(os.path.join(folder, FAILURE_FILE)):
-                os.remove(os.path.join(folder, FAILURE_FILE))
-            ref = task.options(name='%s-%s' % (model, label_set), **options).remote(
-                model, label_set, os.path.abspath(folder), config, data_root, limit_train,
-                limit_test, queue)
-            pending[ref] = (model, label_set)
-            states[(model, label_set)] = 'queued'
-        skipped = sum(s == 'finished' for s in states.values())
-        log('sweep of %d runs into %s (%s): %d finished already, %d to train with %s CPU(s) '
-            'and %s GPU(s) each' % (len(runs), out, config.describe(), skipped, len(pending),
-                                    cpus_per_run, gpus_per_run))
-
-        def progress():
-            counts = {k: sum(s == k for s in states.values())
-                      for k in ('finished', 'running', 'failed', 'queued')}
-            return '[%d/%d epochs; runs: %s]' % (
-                sum(epochs.values()), config.epochs * len(runs),
-                ', '.join('%d %s' % (n, k) for k, n in counts.items()))
-
-        def handle(event):
-            key = (event['model'], event['label_set'])
-            name = '%s %s' % key
-            if event['kind'] == 'start':
-                states[key] = 'running'
-            elif event['kind'] == 'log':
-                log('%s: %s' % (name, event['message']))
-            elif event['kind'] == 'epoch':
-                row = event['row']
-                epochs[key] = row['epoch']
-                log('%s %s: epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
-                    % (progress(), name, row['epoch'], event['epochs'], row['lr'],
-                       row['train_loss'], row['test_error'], row['seconds']))
-            if on_event is not None:
-                on_event(event)
-
-        def drain():
-            while not queue.empty():
-                handle(queue.get_nowait())
-
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-            drain()
-            for ref in ready:
-                key = pending.pop(ref)
-                try:
-                    ray.get(ref)
-                    states[key] = 'finished'
-                    log('%s %s %s: finished' % ((progress(),) + key))
-                except ray.exceptions.RayError as e:
-                    states[key] = 'failed'
-                    reason = _reason(e)
-                    _write_json(os.path.join(run_folder(out, *key), FAILURE_FILE),
-                                {'reason': reason, 'at': datetime.datetime.now().isoformat()})
-                    log('%s %s %s: failed: %s' % ((progress(),) + key + (reason,)))
-                rows = collect(models, label_sets, out, config, states, released_csv=released_csv)
-                write_table(out, rows, command)
-        drain()
-        queue.shutdown()
+        _train_runs(specs, out, resources, data_root, monitor,
+                    lambda: write_table(out, collect(specs, out, monitor.status,
+                                                     released_csv=released_csv), command))
     finally:
         if started_ray:
             ray.shutdown()
-    rows = collect(models, label_sets, out, config, released_csv=released_csv)
+    rows = collect(specs, out, released_csv=released_csv)
     paths = write_table(out, rows, command)
     counts = {}
     for row in rows:
@@ -339,16 +353,56 @@ def run_sweep(models, label_sets, out, config, data_root=None, limit_train=None,
     return rows
 
 
+def _train_runs(specs, out, resources, data_root, monitor, on_run_end):
+    """Start a task for every unfinished run and wait for them all."""
+    import ray
+    from ray.util.queue import Queue
+    gpus = resources.gpus_per_run
+    if gpus is None:
+        gpus = 1 if ray.cluster_resources().get('GPU', 0) > 0 else 0
+    task = ray.remote(max_calls=1)(_task)  # a fresh worker (and MXNet) for each run
+    queue = Queue(actor_options={'num_cpus': 0})
+    pending = {}
+    for spec in specs:
+        key, folder = _key(spec), RunFolder(run_folder(out, *_key(spec)))
+        monitor.epochs[key] = _epochs_done(folder)
+        if folder.is_finished() and spec.matches(folder.spec()):
+            monitor.status[key] = 'finished'
+            continue
+        if folder.has(FAILURE_FILE):
+            os.remove(folder.file(FAILURE_FILE))
+        ref = task.options(name='%s-%s' % key, **resources.task_options(gpus)).remote(
+            spec, os.path.abspath(folder.path), data_root, queue)
+        pending[ref] = key
+        monitor.status[key] = 'queued'
+    monitor.log('sweep of %d runs into %s (%s): %d finished already, %d to train with %s CPU(s) '
+                'and %s GPU(s) each' % (len(specs), out, specs[0].config.describe() if specs
+                                        else 'no runs', len(specs) - len(pending), len(pending),
+                                        resources.cpus_per_run, gpus))
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+        monitor.drain(queue)
+        for ref in ready:
+            key = pending.pop(ref)
+            try:
+                ray.get(ref)
+                monitor.ended(key)
+            except ray.exceptions.RayError as e:
+                reason = _reason(e)
+                _write_json(os.path.join(run_folder(out, *key), FAILURE_FILE),
+                            {'reason': reason, 'at': datetime.datetime.now().isoformat()})
+                monitor.ended(key, reason)
+            on_run_end()
+    monitor.drain(queue)
+    queue.shutdown()
+
+
 def _epochs_done(folder):
-    state = _read_json(os.path.join(folder, STATE_FILE))
-    return state.get('epoch', 0) if isinstance(state, dict) else 0
-
-
-def _paper_errors(models, label_sets, tables):
-    names = {m: paper_name(m) for m in models}
-    errors = {(m, s): paper_error(tables, m, s) if tables is not None else None
-              for m in models for s in label_sets}
-    return names, errors
+    try:
+        state = folder.state()
+    except NotARunFolderError:
+        return 0
+    return state['epoch'] if state else 0
 
 
 def _released_errors(path):
@@ -363,16 +417,13 @@ def _released_errors(path):
     return errors
 
 
-def collect(models, label_sets, out, config=None, states=None, paper_tables=None,
-            released_csv=None):
-    """The table's rows, one per (model, label set), from the run folders under ``out``.
+def collect(specs, out, states=None, paper_tables=None, released_csv=None):
+    """The table's rows, one per run of ``specs``, from the run folders under ``out``.
 
     Parameters
     ----------
-    models, label_sets : list of str
+    specs : list of RunSpec
     out : str
-    config : TrainConfig, optional
-        The schema's length for runs not started yet.
     states : dict, optional
         ``{(model, label set): 'running' | 'queued' | ...}`` known to a running sweep.
     paper_tables : dict, optional
@@ -392,62 +443,43 @@ def collect(models, label_sets, out, config=None, states=None, paper_tables=None
             paper_tables = load_paper_tables()
         except FileNotFoundError:
             paper_tables = None
-    names, paper = _paper_errors(models, label_sets, paper_tables)
     released = _released_errors(released_csv)
-    rows = []
-    for model in models:
-        for label_set in label_sets:
-            key = (model, label_set)
-            folder = run_folder(out, model, label_set)
-            row = {'model': names[model] or model, 'zoo_name': model, 'label_set': label_set,
-                   'epochs_done': 0, 'epochs': config.epochs if config else None,
-                   'paper_error': paper[key], 'released_error': released.get(key)}
-            if os.path.isfile(os.path.join(folder, RUN_FILE)):
-                try:
-                    run, history = read_run(folder)
-                except FileNotFoundError:
-                    run, history = None, []
-                if run is not None:
-                    row.update(epochs=run['config']['epochs'], train_images=run['train_images'])
-                if history:
-                    result = run_result(history)
-                    row.update(epochs_done=result['last_epoch'], last_error=result['last_error'],
-                               best_error=result['best_error'], best_epoch=result['best_epoch'])
-            task = _read_json(os.path.join(folder, TASK_FILE)) or {}
-            row['test_images'] = task.get('test_images')
-            failure = _read_json(os.path.join(folder, FAILURE_FILE))
-            finished = (os.path.isfile(os.path.join(folder, FINAL_FILE))
-                        and row['epochs_done'] == row['epochs'])
-            if finished:
-                row['status'] = 'finished'
-            elif failure is not None:
-                row['status'] = 'failed: %s' % failure['reason']
-            elif states and states.get(key) in ('running', 'queued'):
-                row['status'] = states[key]
-            else:
-                row['status'] = 'stopped' if row['epochs_done'] else 'not started'
-            rows.append(row)
-    return rows
+    return [_row(spec, RunFolder(run_folder(out, *_key(spec))), paper_tables, released,
+                 (states or {}).get(_key(spec))) for spec in specs]
 
 
-def _cell(value, key):
-    if value is None:
-        return ''
-    if isinstance(value, float):
-        return '%.2f' % value if key.endswith('error') else '%g' % value
-    return str(value)
+def _row(spec, folder, paper_tables, released, state):
+    """The table row of one run (:func:`collect`)."""
+    key = _key(spec)
+    row = {'model': paper_name(spec.model) or spec.model, 'zoo_name': spec.model,
+           'label_set': spec.label_set, 'epochs_done': 0, 'epochs': spec.config.epochs,
+           'paper_error': paper_error(paper_tables, *key) if paper_tables else None,
+           'released_error': released.get(key)}
+    try:
+        record = folder.record()
+        row.update(epochs=record['config']['epochs'], train_images=record['train_images'])
+        if folder.state():
+            result = folder.result()
+            row.update(epochs_done=result['last_epoch'], last_error=result['last_error'],
+                       best_error=result['best_error'], best_epoch=result['best_epoch'])
+    except NotARunFolderError:
+        pass
+    row['test_images'] = (_read_json(folder.file(TASK_FILE)) or {}).get('test_images')
+    failure = _read_json(folder.file(FAILURE_FILE))
+    if folder.has(FINAL_FILE) and row['epochs_done'] == row['epochs']:
+        row['status'] = 'finished'
+    elif failure is not None:
+        row['status'] = 'failed: %s' % failure['reason']
+    elif state in ('running', 'queued'):
+        row['status'] = state
+    else:
+        row['status'] = 'stopped' if row['epochs_done'] else 'not started'
+    return row
 
 
 def to_csv(rows):
     """CSV text of the rows (empty cells where there is no value)."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator='\n')
-    writer.writerow([c for c, _ in COLUMNS])
-    for row in rows:
-        writer.writerow(['' if row.get(c) is None else
-                         ('%.6g' % row[c] if isinstance(row[c], float) else row[c])
-                         for c, _ in COLUMNS])
-    return text.getvalue()
+    return tables.to_csv(rows, COLUMNS)
 
 
 def to_markdown(rows, command=None):
@@ -455,12 +487,7 @@ def to_markdown(rows, command=None):
     lines = ['# Table 3 by training', '']
     if command:
         lines += ['Written by `%s` on %s.' % (command, datetime.date.today().isoformat()), '']
-    lines += ['| ' + ' | '.join(h for _, h in COLUMNS) + ' |',
-              '|' + '|'.join('---' if c in ('model', 'zoo_name', 'label_set', 'status') else '---:'
-                             for c, _ in COLUMNS) + '|']
-    for row in rows:
-        lines.append('| ' + ' | '.join(_cell(row.get(c), c).replace('|', '/') for c, _ in COLUMNS)
-                     + ' |')
+    lines += tables.to_markdown(rows, COLUMNS)
     lines += ['', 'Errors are top-1 test errors of the trained runs after their last and best '
               'epochs. The label sets are CIFAR-10, CIFAR-100 on its 20 coarse labels '
               '(`cifar100-coarse`, 100 outputs, the authors\' protocol, which the paper\'s '

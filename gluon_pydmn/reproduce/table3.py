@@ -12,9 +12,8 @@ measured, keyed on everything it depends on (the package's code, the test set's
 pixels and labels, the loaded weights, the batch size), so an interrupted run
 resumes where it stopped and anything changed is measured again.
 """
-import csv
+import functools
 import hashlib
-import io
 import json
 import os
 import warnings
@@ -23,6 +22,7 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
+from .. import tables
 from ..catalog import LABEL_SETS, MODEL_CFGS
 from ..counting import count_flops, count_params
 from ..data import CIFAR10, CIFAR100
@@ -32,29 +32,43 @@ from ..pretrained import RELEASED_LABEL_SETS
 from ..utils import atomic_path
 from .paper import GLUONCV_ROWS, model_of_row
 
-__all__ = ['COLUMNS', 'measure', 'code_digest', 'build_rows', 'to_csv', 'read_csv', 'to_markdown']
+__all__ = ['COLUMNS', 'MARKDOWN_COLUMNS', 'measure', 'code_digest', 'build_rows', 'to_csv',
+           'read_csv', 'to_markdown']
 
 
-# (csv column, markdown header, format)
-COLUMNS = [
-    ('model', 'Model', '%s'),
-    ('zoo_name', 'gluon_pydmn / GluonCV name', '%s'),
-    ('params', 'Params', '%d'),
-    ('params_m', 'Params (M)', '%.3f'),
-    ('paper_params_m', 'paper', '%.3f'),
-    ('delta_params_m', 'Δ', '%+.3f'),
-    ('flops_m', 'FLOPs (M)', '%.2f'),
-    ('paper_flops_m', 'paper', '%.0f'),
-    ('delta_flops_m', 'Δ', '%+.2f'),
-    ('cifar10_error', 'C10 err (%)', '%.2f'),
-    ('paper_cifar10_error', 'paper', '%.2f'),
-    ('delta_cifar10_error', 'Δ', '%+.2f'),
-    ('cifar100_coarse_error', 'C100 err, 20 coarse labels (%)', '%.2f'),
-    ('paper_cifar100_error', 'paper "CIFAR-100"', '%.2f'),
-    ('delta_cifar100_error', 'Δ', '%+.2f'),
-    ('cifar100_fine_error', 'same weights, 100 fine labels (%)', '%.2f'),
-    ('cifar100_preds_in_0_19', 'C100 predictions in classes 0-19 (%)', '%.2f'),
-]
+def _not_available(row):
+    """A missing error: 'n/a', with the row's note (why it is missing) if it has one."""
+    return 'n/a' + (' (%s)' % row['note'] if row.get('note') else '')
+
+
+_column = functools.partial(tables.Column, missing='n/a')
+
+
+def _against_paper(key, header, fmt, paper_key, paper_header='paper', paper_fmt=None, **kwargs):
+    """The columns of one measure: ours, the paper's and Δ = ours - paper (``delta_<paper key
+    without 'paper_'>``, in ``fmt`` with a sign)."""
+    return [_column(key, header, fmt, **kwargs),
+            _column(paper_key, paper_header, paper_fmt or fmt),
+            _column('delta_' + paper_key[len('paper_'):], 'Δ', '%+' + fmt[1:])]
+
+
+COLUMNS = ([_column('model', 'Model', kind=str),
+            _column('zoo_name', 'gluon_pydmn / GluonCV name', kind=str),
+            _column('params', 'Params', '%d', kind=int)]
+           + _against_paper('params_m', 'Params (M)', '%.3f', 'paper_params_m')
+           + _against_paper('flops_m', 'FLOPs (M)', '%.2f', 'paper_flops_m', paper_fmt='%.0f')
+           + _against_paper('cifar10_error', 'C10 err (%)', '%.2f', 'paper_cifar10_error',
+                            missing=_not_available)
+           + _against_paper('cifar100_coarse_error', 'C100 err, 20 coarse labels (%)', '%.2f',
+                            'paper_cifar100_error', 'paper "CIFAR-100"')
+           + [_column('cifar100_fine_error', 'same weights, 100 fine labels (%)', '%.2f'),
+              _column('cifar100_preds_in_0_19', 'C100 predictions in classes 0-19 (%)', '%.2f'),
+              tables.Column('note', kind=str)])
+"""Columns of the Table 3 CSV (:mod:`gluon_pydmn.tables`); ``note`` says why a missing value
+is missing. The Markdown table leaves out ``params`` and ``note``."""
+
+MARKDOWN_COLUMNS = [c for c in COLUMNS if c.key not in ('params', 'note')]
+_WRITER = '`make reproduce-table3` (or `python experiments/reproduce_table3.py`)'
 
 
 def _gluoncv_net(name, pretrained):
@@ -128,7 +142,7 @@ def _params_digest(net):
     return digest.hexdigest()
 
 
-def measure(data_root=None, weights_root=None, work_dir=None, batch_size=128, ctx=None,
+def measure(data_root=None, weights_root=None, work_dir=None, *, batch_size=128, ctx=None,
             names=None, stats=None):
     """Measure everything Table 3 needs; resumable through ``work_dir``.
 
@@ -226,15 +240,8 @@ def build_rows(paper_table3, results):
 
 
 def to_csv(rows):
-    """CSV text of the rows (all columns, full precision, empty cells where n/a)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator='\n')
-    keys = [c for c, _, _ in COLUMNS] + ['note']
-    writer.writerow(keys)
-    for row in rows:
-        writer.writerow(['' if row.get(k) is None else
-                         ('%.6g' % row[k] if isinstance(row[k], float) else row[k]) for k in keys])
-    return out.getvalue()
+    """CSV text of the rows (all :data:`COLUMNS`, full precision, empty cells where n/a)."""
+    return tables.to_csv(rows, COLUMNS)
 
 
 def read_csv(path):
@@ -247,35 +254,10 @@ def read_csv(path):
     ValueError
         The file lacks one of :data:`COLUMNS`.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError('%s does not exist: run `make reproduce-table3` (or '
-                                '`python experiments/reproduce_table3.py`) to write it' % path)
-    with open(path, newline='') as f:
-        reader = csv.DictReader(f)
-        missing = [c for c, _, _ in COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise ValueError('%s is not a Table 3 CSV of this version: no column(s) %s; '
-                             'regenerate it with `make reproduce-table3`'
-                             % (path, ', '.join(missing)))
-        text = {'model', 'zoo_name', 'note'}
-        return [{k: (v if k in text else int(v) if k == 'params' else float(v)) if v != '' else None
-                 for k, v in row.items()} for row in reader]
+    return tables.read_csv(path, COLUMNS, _WRITER)
 
 
 def to_markdown(rows):
-    """Markdown table of the rows; a missing value is 'n/a' with the row's note, if any."""
-    skip = {'params'}
-    cols = [c for c in COLUMNS if c[0] not in skip]
-    lines = ['| ' + ' | '.join(h for _, h, _ in cols) + ' |',
-             '|' + '|'.join('---' if k in ('model', 'zoo_name') else '---:' for k, _, _ in cols) + '|']
-    for row in rows:
-        cells = []
-        for key, _, fmt in cols:
-            value = row.get(key)
-            if value is None:
-                cells.append('n/a' + (' (%s)' % row['note'] if row.get('note') and
-                                      key == 'cifar10_error' else ''))
-            else:
-                cells.append(fmt % value)
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+    """Markdown table of the rows; a missing value is 'n/a' (the row's note, if any, beside
+    the missing CIFAR-10 error)."""
+    return '\n'.join(tables.to_markdown(rows, MARKDOWN_COLUMNS)) + '\n'

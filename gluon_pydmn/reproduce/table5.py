@@ -17,11 +17,8 @@ operator) is applied on a GPU context. Every table carries a description of the 
 (:func:`~gluon_pydmn.machine.machine_info`): figures from different machines
 are not comparable.
 """
-import csv
 import datetime
-import io
 import os
-import re
 import tempfile
 import warnings
 
@@ -29,10 +26,10 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
+from .. import tables
 from ..catalog import MODEL_CFGS
 from ..counting import count_flops, count_params
 from ..deployment import deploy
-from ..errors import UserError
 from ..export import OnnxModel, export_onnx
 from ..model_zoo import CoarseLabelWarning, get_model
 from ..pretrained import authors_graph
@@ -40,10 +37,9 @@ from ..machine import machine_line
 from .paper import model_of_row
 from .timing import inference_fn, ratio_quartiles, time_rounds
 
-__all__ = ['NoGpuError', 'CONTENDERS', 'COLUMNS', 'TABLE5_MODELS', 'parse_ctx', 'check_ctx',
-           'contenders', 'measure_model', 'build_rows', 'to_csv',
-           'read_csv', 'to_markdown', 'ABOUT_AS_FAST', 'ranking_claims', 'claim_sentences',
-           'measure', 'to_document']
+__all__ = ['CONTENDERS', 'COLUMNS', 'TABLE5_MODELS', 'contenders', 'measure_model',
+           'build_rows', 'to_csv', 'read_csv', 'to_markdown', 'ABOUT_AS_FAST', 'ranking_claims',
+           'claim_sentences', 'measure', 'to_document']
 
 # (key, markdown header) of the timed contenders, in the order of the rounds and the table
 CONTENDERS = (('authors', "authors' graph"), ('ours', 'ours'), ('deploy', 'deploy form'),
@@ -53,52 +49,13 @@ TABLE5_MODELS = tuple(name for name, cfg in MODEL_CFGS.items() if cfg.depth == 5
     cfg.family != 'resnet' or cfg.multiplier == 0.5))
 """Zoo names of Table 5's rows, in the zoo's (and the paper's) order."""
 
-class NoGpuError(UserError, RuntimeError):
-    """A GPU context was asked for that this MXNet build or machine cannot provide."""
-
-
-def parse_ctx(text):
-    """``'cpu'``, ``'gpu'`` or ``'gpu:N'`` -> an MXNet context (``'gpu'`` is ``gpu(0)``).
-
-    Raises ``ValueError`` on anything else; availability is :func:`check_ctx`'s business.
-    """
-    match = re.fullmatch(r'(cpu|gpu)(?::(\d+))?', text.strip().lower())
-    if not match or (match.group(1) == 'cpu' and match.group(2) not in (None, '0')):
-        raise ValueError("expected 'cpu', 'gpu' or 'gpu:N', got %r" % text)
-    return mx.gpu(int(match.group(2) or 0)) if match.group(1) == 'gpu' else mx.cpu()
-
-
-def _num_gpus():
-    try:
-        return mx.context.num_gpus()
-    except mx.base.MXNetError:
-        return 0
-
-
-def check_ctx(ctx):
-    """Raise :class:`NoGpuError` (its message says what to install or choose) when ``ctx`` is
-    a GPU that this MXNet build or this machine does not have; return ``ctx`` otherwise."""
-    if ctx.device_type == 'cpu':
-        return ctx
-    if not mx.runtime.Features().is_enabled('CUDA'):
-        raise NoGpuError('this MXNet build (mxnet %s) has no GPU support; install a CUDA build '
-                         'such as mxnet-cu112 (pip install mxnet-cu112==%s) to time on a GPU'
-                         % (mx.__version__, mx.__version__))
-    count = _num_gpus()
-    if ctx.device_id >= count:
-        raise NoGpuError('no GPU %d on this machine: MXNet sees %d GPU(s); choose --ctx gpu:0 to '
-                         'gpu:%d' % (ctx.device_id, count, count - 1) if count else
-                         'no GPU %d on this machine: MXNet (a CUDA build) sees no GPU'
-                         % ctx.device_id)
-    return ctx
-
 
 def contenders(ctx):
     """Keys of :data:`CONTENDERS` timed on ``ctx`` (no ONNX Runtime on a GPU context)."""
     return [key for key, _ in CONTENDERS if key != 'onnx' or ctx.device_type == 'cpu']
 
 
-def measure_model(name, images, ctx=None, root=None, repeats=21, warmup=3):
+def measure_model(name, images, ctx=None, *, root=None, repeats=21, warmup=3):
     """Time one network's contenders side by side on one batch.
 
     Parameters
@@ -188,29 +145,28 @@ def build_rows(paper_table5, measured, machine):
     return rows
 
 
-COLUMNS = (['model', 'zoo_name', 'params', 'params_m', 'paper_params_m', 'flops_m',
-            'paper_flops_m', 'paper_gpu_ms', 'paper_cpu_ms']
-           + ['%s_%s' % (key, s) for key, _ in CONTENDERS for s in ('ms', 'q1_ms', 'q3_ms')]
-           + ['%s%s' % (ratio, s) for ratio in ('ours_vs_authors', 'deploy_speedup',
-                                               'onnx_speedup') for s in ('', '_q1', '_q3')]
-           + ['%s_max_diff' % key for key, _ in CONTENDERS]
-           + ['fusion', 'batch_size', 'repeats', 'machine'])
-"""Columns of the Table 5 CSV (times in ms; ``onnx_*`` empty on a GPU context)."""
+# (key, markdown header) of the per-round ratios, with their quartiles under <key>_q1, <key>_q3
+_RATIOS = (('ours_vs_authors', 'ours / authors'), ('deploy_speedup', 'deploy speed-up'),
+           ('onnx_speedup', 'ONNX speed-up'))
+_KEYS = (['model', 'zoo_name', 'params', 'params_m', 'paper_params_m', 'flops_m',
+          'paper_flops_m', 'paper_gpu_ms', 'paper_cpu_ms']
+         + ['%s_%s' % (key, s) for key, _ in CONTENDERS for s in ('ms', 'q1_ms', 'q3_ms')]
+         + ['%s%s' % (ratio, s) for ratio, _ in _RATIOS for s in ('', '_q1', '_q3')]
+         + ['%s_max_diff' % key for key, _ in CONTENDERS]
+         + ['fusion', 'batch_size', 'repeats', 'machine'])
+_TEXT = ('model', 'zoo_name', 'fusion', 'machine')
+_INTS = ('params', 'batch_size', 'repeats')
+COLUMNS = [tables.Column(key, kind=str if key in _TEXT else int if key in _INTS else float)
+           for key in _KEYS]
+"""Columns of the Table 5 CSV (:mod:`gluon_pydmn.tables`; times in ms, ``onnx_*`` empty on a
+GPU context)."""
 
-_TEXT = {'model', 'zoo_name', 'fusion', 'machine'}
-_INTS = {'params', 'batch_size', 'repeats'}
+_WRITER = '`make table5` (or `python experiments/table5.py --ctx cpu`)'
 
 
 def to_csv(rows):
     """CSV text of Table 5 rows (:data:`COLUMNS`, full precision, empty cells where n/a)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator='\n')
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow(['' if row.get(k) is None else
-                         ('%.6g' % row[k] if isinstance(row[k], float) else row[k])
-                         for k in COLUMNS])
-    return out.getvalue()
+    return tables.to_csv(rows, COLUMNS)
 
 
 def read_csv(path):
@@ -218,25 +174,23 @@ def read_csv(path):
 
     Raises ``FileNotFoundError`` (naming ``make table5``) or ``ValueError`` (a column missing).
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError('%s does not exist: run `make table5` (or `python '
-                                'experiments/table5.py --ctx cpu`) to write it' % path)
-    with open(path, newline='') as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise ValueError('%s is not a Table 5 CSV of this version: no column(s) %s; '
-                             'regenerate it with `make table5`' % (path, ', '.join(missing)))
-        return [{k: None if v == '' else v if k in _TEXT else int(v) if k in _INTS else float(v)
-                 for k, v in row.items()} for row in reader]
+    return tables.read_csv(path, COLUMNS, _WRITER)
 
 
-def _spread(row, key):
-    return '%.1f (%.1f-%.1f)' % (row[key + '_ms'], row[key + '_q1_ms'], row[key + '_q3_ms'])
-
-
-def _ratio(row, key):
-    return '%.2fx (%.2f-%.2f)' % (row[key], row[key + '_q1'], row[key + '_q3'])
+def _markdown_columns(keys):
+    """The Markdown table's columns when the contenders ``keys`` were timed; a time or a ratio
+    is the tuple (median, q1, q3) under the key ``<key>_spread`` or ``<ratio>_range``."""
+    column = tables.Column
+    return ([column('model', 'Model', kind=str), column('params_m', '#params (M)', '%.3f'),
+             column('paper_params_m', 'paper', '%.3f'), column('flops_m', 'FLOPs (M)', '%.1f'),
+             column('paper_flops_m', 'paper', '%.0f'),
+             column('paper_gpu_ms', 'paper GPU (ms)', '%.0f'),
+             column('paper_cpu_ms', 'paper CPU (ms)', '%.0f')]
+            + [column(key + '_spread', '%s (ms)' % label, '%.1f (%.1f-%.1f)')
+               for key, label in CONTENDERS if key in keys]
+            + [column(ratio + '_range', label, '%.2fx (%.2f-%.2f)') for ratio, label in _RATIOS
+               if ratio != 'onnx_speedup' or 'onnx' in keys]
+            + [column('max_diff', 'max logit diff', '%.1e'), column('fusion', kind=str)])
 
 
 def to_markdown(rows):
@@ -245,21 +199,16 @@ def to_markdown(rows):
     the authors' graph, the deploy form's speed-up, the largest logit difference."""
     onnx = all(r.get('onnx_ms') is not None for r in rows)
     keys = [key for key, _ in CONTENDERS if key != 'onnx' or onnx]
-    header = (['Model', '#params (M)', 'paper', 'FLOPs (M)', 'paper', 'paper GPU (ms)',
-               'paper CPU (ms)']
-              + ['%s (ms)' % label for key, label in CONTENDERS if key in keys]
-              + ['ours / authors', 'deploy speed-up'] + (['ONNX speed-up'] if onnx else [])
-              + ['max logit diff', 'fusion'])
-    lines = ['| ' + ' | '.join(header) + ' |', '|---' + '|---:' * (len(header) - 2) + '|---|']
+    shown = []
     for r in rows:
-        cells = ([r['model'], '%.3f' % r['params_m'], '%.3f' % r['paper_params_m'],
-                  '%.1f' % r['flops_m'], '%.0f' % r['paper_flops_m'], '%.0f' % r['paper_gpu_ms'],
-                  '%.0f' % r['paper_cpu_ms']] + [_spread(r, key) for key in keys]
-                 + [_ratio(r, 'ours_vs_authors'), _ratio(r, 'deploy_speedup')]
-                 + ([_ratio(r, 'onnx_speedup')] if onnx else [])
-                 + ['%.1e' % max(r['%s_max_diff' % key] for key in keys), r['fusion']])
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+        row = dict(r, max_diff=max(r['%s_max_diff' % key] for key in keys))
+        for key in keys:
+            row[key + '_spread'] = (r[key + '_ms'], r[key + '_q1_ms'], r[key + '_q3_ms'])
+        for ratio, _ in _RATIOS:
+            if r.get(ratio) is not None:
+                row[ratio + '_range'] = (r[ratio], r[ratio + '_q1'], r[ratio + '_q3'])
+        shown.append(row)
+    return '\n'.join(tables.to_markdown(shown, _markdown_columns(keys))) + '\n'
 
 
 # --- the paper's ranking claims, checked on any set of times ---------------------------------
@@ -412,7 +361,7 @@ def to_document(rows, info, command):
     return '\n'.join(lines) + '\n'
 
 
-def measure(names, images, ctx=None, root=None, repeats=21, warmup=3, progress=True):
+def measure(names, images, ctx=None, *, root=None, repeats=21, warmup=3, progress=True):
     """:func:`measure_model` for each zoo name: ``{name: row}``."""
-    return {name: measure_model(name, images, ctx, root, repeats, warmup)
+    return {name: measure_model(name, images, ctx, root=root, repeats=repeats, warmup=warmup)
             for name in tqdm(names, desc='Table 5', disable=not progress)}

@@ -58,7 +58,7 @@ def inference_fn(net, x):
     return run
 
 
-def train_step_fn(net, batch_size=128, classes=10, ctx=None, optimizer='nag',
+def train_step_fn(net, batch_size=128, *, classes=10, ctx=None, optimizer='nag',
                   optimizer_params=None, seed=0):
     """One blocking training step (forward, softmax cross-entropy, backward, update) on a fixed
     random batch, as in the paper's schema (NAG, lr 0.1, momentum 0.9, wd 1e-4)."""
