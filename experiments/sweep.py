@@ -85,5 +85,10 @@ def main(argv=None):
                      command=command, released_csv=released)
 
 
+def exit_status(rows):
+    """1 if a run of the table failed, else 0."""
+    return int(any(row['status'].startswith('failed') for row in rows))
+
+
 if __name__ == '__main__':
-    sys.exit(int(any(row['status'].startswith('failed') for row in cli.run(main))))
+    sys.exit(exit_status(cli.run(main)))

@@ -226,3 +226,33 @@ def test_a_rerun_with_other_options_than_its_runs_is_refused_before_training(tmp
         run_sweep(rerun, str(tmp_path), log=lambda line: None)
     assert sorted(os.listdir(folder)) == ['run.json']
     assert sweep_specs(['mobilenet_29_0.5'], ['cifar10'], config, 256)[0].matches(started)
+
+
+def test_a_run_failing_on_its_damaged_checkpoint_makes_the_sweep_exit_non_zero(
+        local_ray, data_root, tmp_path, capsys):
+    out = str(tmp_path)
+    args = ['--models', 'mobilenet_29_0.5', '--datasets', 'cifar10', 'cifar100-coarse',
+            '--schedule-scale', '0.003125', '--data-root', data_root, '--out', out] + TINY
+    assert sweep_script.exit_status(sweep_script.main(args)) == 0
+    state = os.path.join(run_folder(out, 'mobilenet_29_0.5', 'cifar10'), 'state.json')
+    with open(state) as f:
+        text = f.read()
+    with open(state, 'w') as f:
+        f.write(text[:len(text) // 2])
+    capsys.readouterr()
+    rows = sweep_script.main(args)
+    assert [r['status'].split(':')[0] for r in rows] == ['failed', 'finished']
+    assert 'cannot read the checkpoint index' in rows[0]['status']
+    assert sweep_script.exit_status(rows) == 1
+    assert 'sweep done: 1 failed, 1 finished' in capsys.readouterr().out
+
+
+def test_an_out_under_a_file_is_one_error_line(tmp_path, capsys):
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a folder')
+    with pytest.raises(SystemExit) as exit_info:
+        sweep_script.cli.run(sweep_script.main, ['--models', 'mobilenet_29_0.5', '--out',
+                                                 str(blocker / 'sweep'), '--epochs', '1'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: cannot create the sweep folder %s' % (blocker / 'sweep'))

@@ -28,7 +28,7 @@ from .. import tables
 from ..catalog import MODEL_CFGS, label_set as _label_set
 from ..cpu import configure_cpu
 from ..errors import (CheckpointMismatchError, ConfigError, NotARunFolderError,
-                      UnknownNameError)
+                      RunFolderNotWritableError, UnknownNameError)
 from ..model_zoo import gluoncv_cifar_names
 from ..run_folder import FINAL_FILE, RUN_FILE, RunFolder, RunSpec
 from ..train import run_training
@@ -105,8 +105,14 @@ def sweep_specs(models, label_sets, config, train_images=None, test_images=None)
 
 
 def check_folders(specs, out):
-    """Refuse a run whose folder under ``out`` holds a run of another spec (schema, training
-    or test images), naming the differences, before any task starts."""
+    """Refuse an ``out`` that cannot hold run folders, and a run whose folder there holds a run
+    of another spec (schema, training or test images), naming the differences, before any
+    task starts."""
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise RunFolderNotWritableError('cannot create the sweep folder %s (%s): give --out a '
+                                        'folder path' % (out, e.strerror or e)) from None
     for spec in specs:
         folder = RunFolder(run_folder(out, *_key(spec)))
         if folder.has(RUN_FILE):
@@ -175,9 +181,11 @@ def _task(spec, out_dir, data_root, queue):
     import ray
     warnings.filterwarnings('ignore', 'Cannot decide type')  # MXNet's, on every hybridize
 
+    node = ray.get_runtime_context().get_node_id()
+
     def report(kind, **fields):
         queue.put(dict(fields, kind=kind, model=spec.model, label_set=spec.label_set,
-                       pid=os.getpid()))
+                       pid=os.getpid(), node=node))
     # Ray sets CUDA_VISIBLE_DEVICES to the task's GPUs, which MXNet then numbers from 0
     gpus = len(ray.get_gpu_ids())
     ctx = [mx.gpu(i) for i in range(gpus)] if gpus else [mx.cpu()]
@@ -315,7 +323,8 @@ def run_sweep(specs, out, *, resources=SweepResources(), data_root=None, on_even
         CIFAR folder, as seen by each worker (default ``$GLUON_PYDMN_DATA`` there).
     on_event : callable, optional
         Called in the driver with each event the runs report (dicts with ``kind``
-        ``'start'``/``'log'``/``'epoch'``, ``model``, ``label_set`` and ``pid``).
+        ``'start'``/``'log'``/``'epoch'``, ``model``, ``label_set``, ``pid`` and ``node``, the
+        Ray node id of the task).
     log : callable
         Receives the progress lines: one per finished epoch across the sweep, and a summary.
     command : str, optional
@@ -357,11 +366,14 @@ def _train_runs(specs, out, resources, data_root, monitor, on_run_end):
     """Start a task for every unfinished run and wait for them all."""
     import ray
     from ray.util.queue import Queue
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
     gpus = resources.gpus_per_run
     if gpus is None:
         gpus = 1 if ray.cluster_resources().get('GPU', 0) > 0 else 0
     task = ray.remote(max_calls=1)(_task)  # a fresh worker (and MXNet) for each run
-    queue = Queue(actor_options={'num_cpus': 0})
+    # the queue lives on the driver's node: a lost worker node must not take it along
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    queue = Queue(actor_options={'num_cpus': 0, 'scheduling_strategy': here})
     pending = {}
     for spec in specs:
         key, folder = _key(spec), RunFolder(run_folder(out, *_key(spec)))
