@@ -10,6 +10,7 @@ by older versions are refused, naming `python -m gluon_pydmn.migrate`, which rew
 import os
 
 from gluon_pydmn import cli
+from gluon_pydmn.errors import UserError
 from gluon_pydmn.reproduce.paper import load_paper_tables
 from gluon_pydmn.reproduce.run_index import index_markdown
 from gluon_pydmn.utils import command_line, write_text
@@ -25,6 +26,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not os.path.isdir(args.root):
+        raise UserError('--root %s: %s; give the folder holding the run folders (default '
+                        'results/training)' % (args.root, 'not a folder' if os.path.exists(
+                            args.root) else 'no such folder'))
     text = index_markdown(args.root, command_line(__file__, argv), load_paper_tables())
     out = args.out or os.path.join(args.root, 'README.md')
     write_text(out, text)

@@ -13,6 +13,7 @@ final.params. Run the same command again, or --resume DIR, to resume. On CPU the
 PydMobileNets train with their C++ pyramid operator (fast=True), with
 gluon_pydmn.configure_cpu()'s settings; --gpus 0,1 splits each batch across GPUs.
 """
+import argparse
 import dataclasses
 import os
 
@@ -22,16 +23,30 @@ from gluon_pydmn.errors import UserError
 from gluon_pydmn.reproduce.paper import paper_note
 from gluon_pydmn.run_folder import RunFolder, RunSpec
 from gluon_pydmn.train import run_training
-from gluon_pydmn.train_options import add_schema_arguments, config_from_args
+from gluon_pydmn.train_options import SCHEMA_FIELDS, add_schema_arguments, config_from_args
 from gluon_pydmn.utils import command_line
 
 
 def parse_args(argv=None):
+    """The options; ``given`` holds the names of those given on the command line (the others
+    are at their defaults), which resuming checks against the run folder."""
+    p = _parser()
+    defaults = vars(p.parse_args([]))
+    unset = object()
+    args = p.parse_args(argv, argparse.Namespace(**dict.fromkeys(defaults, unset)))
+    args.given = {name for name, value in vars(args).items() if value is not unset}
+    for name in set(defaults) - args.given:
+        setattr(args, name, defaults[name])
+    return args
+
+
+def _parser():
     p = cli.parser(__doc__)
     cli.add_model(p, required=False)
     p.add_argument('--resume', metavar='DIR',
                    help='resume the run folder DIR with its own network, label set, training-set '
-                        'size and schema (from its run.json), e.g. on a new machine')
+                        'size and schema (from its run.json), e.g. on a new machine; those '
+                        'options, and --out, are refused unless they match the run')
     cli.add_label_set(p)
     cli.add_data_root(p)
     p.add_argument('--out', help='run folder (default runs/<model>-<dataset>)')
@@ -39,7 +54,7 @@ def parse_args(argv=None):
     p.add_argument('--stop-after', type=cli.positive_int, help='stop after N epochs (resume later)')
     cli.add_gpus(p, several=True)
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
-    return p.parse_args(argv)
+    return p
 
 
 def main(argv=None):
@@ -68,12 +83,52 @@ def main(argv=None):
 
 
 def resumed_spec(args, ctx):
-    """The spec of the run folder ``args.resume``, to train on ``ctx``."""
+    """The spec of the run folder ``args.resume``, to train on ``ctx``.
+
+    Raises
+    ------
+    UserError
+        ``--model``, ``--dataset``, ``--out`` or a schema option given on the command line
+        with another value than the run's.
+    """
     spec = RunSpec.from_folder(args.resume, ctx=ctx)
     if args.model and args.model != spec.model:
         raise UserError('%s is a run of %s, not of %s: drop --model to resume it'
                         % (args.resume, spec.model, args.model))
+    conflicts = resume_conflicts(args, spec)
+    if conflicts:
+        one = len(conflicts) == 1
+        raise UserError('%s %s with the run in %s (%s): drop %s to resume it, or train a new run '
+                        'with --model %s and another --out'
+                        % (' and '.join(_option_text(o, given) for o, given, _ in conflicts),
+                           'conflicts' if one else 'conflict', args.resume,
+                           ', '.join(_option_text(o, run) for o, _, run in conflicts),
+                           'it' if one else 'them', spec.model))
     return spec
+
+
+def resume_conflicts(args, spec):
+    """``(option, given value, the run's value)`` for each option given on the command line
+    that does not match the resumed run ``spec``: its label set, image counts, schema, or its
+    folder for ``--out``."""
+    recorded = {dest: getattr(spec.config, field) for dest, field in SCHEMA_FIELDS.items()}
+    recorded.update(dataset=spec.label_set, limit_train=spec.train_images,
+                    limit_test=spec.test_images, out=args.resume)
+    same = dict.fromkeys(recorded, lambda given, run: given == run)
+    same.update(lr_decay_epochs=lambda given, run: tuple(given) == tuple(run),
+                out=lambda given, run: os.path.realpath(given) == os.path.realpath(run))
+    return [('--' + dest.replace('_', '-'), getattr(args, dest), run)
+            for dest, run in recorded.items()
+            if dest in args.given and not same[dest](getattr(args, dest), run)]
+
+
+def _option_text(option, value):
+    """``'--epochs 320'``, ``'--wd 0.0001'``, ``'--lr-decay-epochs 150 225'``, or
+    ``'no --limit-train'`` for None."""
+    if value is None:
+        return 'no ' + option
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return ' '.join([option] + ['%.12g' % v if isinstance(v, float) else str(v) for v in values])
 
 
 if __name__ == '__main__':

@@ -118,18 +118,40 @@ class LabelSet:
     paper_column : str or None
         The column of the paper's Table 3 that reports errors on this label set, or None
         (the paper reports none on the fine labels).
+    class_names : tuple of str
+        The name of each label, in label order, as the dataset's own label-name files give
+        them (``batches.meta.txt``, ``fine_label_names.txt``, ``coarse_label_names.txt``).
     """
     name: str
     dataset: str
     num_labels: int
     head_width: int
     paper_column: str = None
+    class_names: tuple = ()
 
+
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
+                   'ship', 'truck')
+CIFAR100_FINE_CLASSES = tuple("""
+    apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus
+    butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch
+    crab crocodile cup dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo
+    keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain mouse
+    mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy
+    porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper
+    snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television
+    tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm""".split())
+CIFAR100_COARSE_CLASSES = tuple("""
+    aquatic_mammals fish flowers food_containers fruit_and_vegetables
+    household_electrical_devices household_furniture insects large_carnivores
+    large_man-made_outdoor_things large_natural_outdoor_scenes large_omnivores_and_herbivores
+    medium_mammals non-insect_invertebrates people reptiles small_mammals trees vehicles_1
+    vehicles_2""".split())
 
 LABEL_SETS = {ls.name: ls for ls in (
-    LabelSet('cifar10', 'cifar10', 10, 10, 'cifar10_error'),
-    LabelSet('cifar100-fine', 'cifar100', 100, 100, None),
-    LabelSet('cifar100-coarse', 'cifar100', 20, 100, 'cifar100_error'),
+    LabelSet('cifar10', 'cifar10', 10, 10, 'cifar10_error', CIFAR10_CLASSES),
+    LabelSet('cifar100-fine', 'cifar100', 100, 100, None, CIFAR100_FINE_CLASSES),
+    LabelSet('cifar100-coarse', 'cifar100', 20, 100, 'cifar100_error', CIFAR100_COARSE_CLASSES),
 )}
 
 

@@ -47,6 +47,8 @@ from mxnet.gluon.block import HybridBlock
 
 from .blocks import BN_EPSILON, ConvMain, DepthwiseMain, PyramidDepthwise
 from .cifar_net import CIFARNet, check_input
+from .export import export_mxnet
+from .utils import context_list
 
 __all__ = ['deploy', 'DeployNet', 'DeployBlock']
 
@@ -163,6 +165,14 @@ class DeployNet(HybridBlock):
         kwargs.setdefault('static_shape', kwargs['static_alloc'])
         super().hybridize(active, **kwargs)
 
+    def export(self, path, epoch=0, remove_amp_cast=True):
+        """Write ``path-symbol.json`` and ``path-%04d.params``, as :meth:`HybridBlock.export`
+        does, but with plain MXNet operators, never the fused ``_sg_mkldnn_*`` nodes the
+        MKL-DNN backend runs here: any MXNet build loads the files
+        (``SymbolBlock.imports``), as :func:`~gluon_pydmn.export.export_mxnet` writes them;
+        :func:`~gluon_pydmn.export.export_onnx` writes ONNX. Returns both paths."""
+        return export_mxnet(self, path, epoch)
+
     def graph_ops(self):
         """Operator counts of the graph the last forward pass ran, after the backend's
         partitioning (fused MKL-DNN nodes are ``_sg_mkldnn_*``); empty before the first
@@ -272,7 +282,7 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
     except (RuntimeError, mx.gluon.parameter.DeferredInitializationError):
         raise ValueError('deploy() needs a network with initialised parameters: load weights '
                          'first (get_model(..., pretrained=True) or checkpoint_path=...)') from None
-    ctx = ctx or mx.cpu()
+    ctx = context_list(ctx)[0]
     scale, shift = _bn_affine(net.stem_bn, fixed_gamma=True)
     # conv(pad(scale*x + shift)) == conv_{w*scale}(pad(x + shift/scale)): zero padding stays exact
     stem_w = _weight(net.stem_conv) * scale[None, :, None, None]

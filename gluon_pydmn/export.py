@@ -18,19 +18,22 @@ def _graph(net):
     return symbol, params
 
 
-def export_mxnet(net, prefix):
-    """Write ``<prefix>-symbol.json`` and ``<prefix>-0000.params``; return both paths.
+def export_mxnet(net, prefix, epoch=0):
+    """Write ``<prefix>-symbol.json`` and ``<prefix>-<epoch>.params`` (``-0000`` by default);
+    return both paths.
 
     They load back with ``mx.gluon.nn.SymbolBlock.imports(symbol, ['data'], params)``.
-    The graph is traced from ``net`` as written (no fused operators), so it runs anywhere.
+    The graph is traced from ``net`` as written (no fused operators), so any MXNet build
+    runs it, with or without MKL-DNN.
     """
     symbol, params = _graph(net)
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     args = set(symbol.list_arguments())
-    symbol.save(prefix + '-symbol.json')
-    mx.nd.save(prefix + '-0000.params', {('arg:' if name in args else 'aux:') + name: value
-                                         for name, value in params.items()})
-    return prefix + '-symbol.json', prefix + '-0000.params'
+    paths = prefix + '-symbol.json', '%s-%04d.params' % (prefix, epoch)
+    symbol.save(paths[0])
+    mx.nd.save(paths[1], {('arg:' if name in args else 'aux:') + name: value
+                          for name, value in params.items()})
+    return paths
 
 
 def export_onnx(net, path, input_shape=(1, 3, 32, 32), dynamic_batch=True):

@@ -22,7 +22,8 @@ import mxnet as mx
 from .catalog import FAMILIES, MODEL_CFGS, ModelCfg, model_cfg
 from .catalog import label_set as _label_set
 from .cifar_net import CIFARNet
-from .errors import CheckpointError, CheckpointNotFoundError, UnknownNameError
+from .errors import (CheckpointError, CheckpointMismatchError, CheckpointNotFoundError,
+                     LabelSetMismatchError, UnknownNameError)
 from .pretrained import PretrainedCfg, load_pretrained, pretrained_cfg, released_label_set
 from .utils import (context_list, mxnet_error_reason,
                     params_file_problem)
@@ -111,10 +112,11 @@ def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7),
     """
     if family not in FAMILIES:
         raise UnknownNameError('unknown family %r; choose one of %s' % (family, ', '.join(FAMILIES)))
-    contexts = context_list(ctx)
-    if fast and any(c.device_type != 'cpu' for c in contexts):
+    asked = ctx if isinstance(ctx, (list, tuple)) else [ctx]
+    if fast and any(c is not None and c.device_type != 'cpu' for c in asked):
         raise ValueError('fast=True is a CPU operator; on %s build the network with fast=False'
-                         % (contexts,))
+                         % (list(asked),))
+    contexts = context_list(ctx)
     net = CIFARNet(FAMILIES[family].main, depth, multiplier, classes=classes,
                    kernel_sizes=kernel_sizes, fast=fast)
     if initialize:
@@ -124,6 +126,7 @@ def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7),
 
 
 def _load_checkpoint(net, name, classes, path, ctx):
+    _refuse_non_checkpoint(path)
     if not os.path.isfile(path):
         raise CheckpointNotFoundError('checkpoint %s not found (a training run writes final.params '
                                       'into its run folder)' % path)
@@ -147,6 +150,51 @@ def _load_checkpoint(net, name, classes, path, ctx):
             'variance 1; see docs/reproduction.md), so the network\'s test error is too high. '
             'Recompute them (gluon_pydmn.evaluate.recompute_batchnorm), or resume its run '
             'folder, which trains the layer from the next step on' % path), stacklevel=3)
+
+
+#: What the files of a run folder other than its ``.params`` hold, by name or extension.
+_RUN_FOLDER_FILES = {'state.json': "the run folder's training state (its last epoch and history)",
+                     'run.json': "the run folder's spec (network, label set, schema)",
+                     '.states': 'optimizer state (momentum), not network weights',
+                     '.csv': 'a table', '.png': 'an image', '.md': 'a report'}
+
+
+def _refuse_non_checkpoint(path):
+    """Raise :class:`CheckpointError` naming what ``path`` is and the file to give instead, if
+    it is a folder or a file other than a ``.params`` file."""
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    final = os.path.join(folder, 'final.params')
+    fix = ('give %s' % final if os.path.isfile(final) else
+           "give a .params file: a run folder's final.params, or its epoch-NNNN.params while "
+           'the run is unfinished')
+    if os.path.isdir(path):
+        raise CheckpointError('%s is a folder, not a checkpoint: %s' % (path, fix))
+    if os.path.isfile(path) and not path.endswith('.params'):
+        base = os.path.basename(path)
+        what = _RUN_FOLDER_FILES.get(base) or _RUN_FOLDER_FILES.get(os.path.splitext(base)[1])
+        weights = os.path.splitext(path)[0] + '.params'
+        if path.endswith('.states') and os.path.isfile(weights) and not os.path.isfile(final):
+            fix = 'give %s, its epoch\'s weights' % weights
+        raise CheckpointError('%s is %s, not a checkpoint (.params): %s'
+                              % (path, what or 'not a .params file', fix))
+
+
+def _refuse_other_run(name, label_set, path):
+    """Raise if ``path`` lies in a run folder whose ``run.json`` records another network or
+    label set than ``name`` and ``label_set``; a file outside a run folder passes."""
+    from .run_folder import record_beside  # run_folder imports the schema, not the zoo
+    record = record_beside(path)
+    if record is None:
+        return
+    if record['model'] != name:
+        raise CheckpointMismatchError(
+            '%s is a checkpoint of %s (its run.json), not of %s: load it as %s (--model %s)'
+            % (path, record['model'], name, record['model'], record['model']))
+    if record['label_set'] != label_set:
+        raise LabelSetMismatchError(
+            '%s was trained on %s labels (its run.json), not %s: evaluate it on its own labels '
+            "with --dataset %s (label_set='%s')"
+            % (path, record['label_set'], label_set, record['label_set'], record['label_set']))
 
 
 def input_batchnorm_untrained(weights):
@@ -239,9 +287,20 @@ def load_trained(name, label_set='cifar10', checkpoint_path=None, ctx=None, root
         ``label_set`` with its ``head_width`` outputs, as ``experiments/train.py`` builds it.
     ctx, root, **kwargs
         As for :func:`get_model`.
+
+    Raises
+    ------
+    CheckpointError
+        ``checkpoint_path`` is a folder, or a file other than a ``.params`` file (a run
+        folder's ``state.json``, an ``.states`` file): the message names the file to give.
+    CheckpointMismatchError, LabelSetMismatchError
+        ``checkpoint_path`` lies in a run folder whose ``run.json`` records another network or
+        label set.
     """
     labels = _label_set(label_set)
     if checkpoint_path:
+        _refuse_non_checkpoint(checkpoint_path)
+        _refuse_other_run(name, labels.name, checkpoint_path)
         return get_model(name, classes=labels.head_width, ctx=ctx,
                          checkpoint_path=checkpoint_path, **kwargs)
     released_label_set(labels.name, name)

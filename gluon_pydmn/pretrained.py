@@ -100,6 +100,12 @@ class PretrainedCfg:
     source: str
 
     @property
+    def class_names(self):
+        """The names of the labels the weights predict, in output order (outputs beyond them,
+        e.g. 20-99 of the coarse-label CIFAR-100 weights, have none)."""
+        return label_set(self.label_set).class_names
+
+    @property
     def converted_file(self):
         """File name of the converted weights (this package's own format)."""
         return '%s-%s.params' % (self.model, self.dataset)

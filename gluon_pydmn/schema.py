@@ -57,8 +57,16 @@ class TrainConfig:
                 raise ConfigError('%s must be at least 1, got %r' % (name, getattr(self, name)))
         for name in ('learning_rate', 'momentum', 'weight_decay', 'lr_decay', 'mixup_alpha',
                      'mixup_off_last_epochs', 'schedule_scale'):
-            if getattr(self, name) < 0:
-                raise ConfigError('%s must be >= 0, got %r' % (name, getattr(self, name)))
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ConfigError('%s must be a finite number, got %r' % (name, value))
+            if value < 0:
+                raise ConfigError('%s must be >= 0, got %r' % (name, value))
+        early = [e for e in self.lr_decay_epochs if e < 1]
+        if early:
+            raise ConfigError('learning-rate decay epochs must be at least 1 (epoch 0 trains '
+                              'with the initial learning rate), got %s'
+                              % ', '.join(map(str, early)))
 
     @classmethod
     def from_paper(cls, tables, **overrides):
@@ -117,12 +125,25 @@ class TrainConfig:
                   % (self.epochs, self.lr_decay, ', '.join(map(str, self.lr_decay_epochs)),
                      'mixup off for the last %d' % self.mixup_off_last_epochs
                      if self.mixup_alpha > 0 else 'no mixup'))
-        if self.schedule_scale != 1:
+        if self.schedule_scale != 1 and self._compressed_length():
             return "the paper's schema compressed to %g of its length (%s)" % (
                 self.schedule_scale, length)
         if self == paper:
             return "the paper's full schema (%s)" % length
         return 'a custom schema (%s)' % length
+
+    def _compressed_length(self):
+        """Whether the epochs, decay epochs and mixup-free span are those
+        :meth:`compressed` gives for ``schedule_scale`` (not overridden)."""
+        if not 0 < self.schedule_scale <= 1:
+            return False
+        scaled = TrainConfig.compressed(self.schedule_scale)
+        return ((self.epochs, self.lr_decay_epochs, self.mixup_off_last_epochs)
+                == (scaled.epochs, scaled.lr_decay_epochs, scaled.mixup_off_last_epochs))
+
+    def unreached_decays(self):
+        """The decay epochs the schema never reaches (at or after ``epochs``)."""
+        return tuple(e for e in self.lr_decay_epochs if e >= self.epochs)
 
     def learning_rate_at(self, epoch):
         """Learning rate of (0-based) ``epoch``."""

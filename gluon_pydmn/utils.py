@@ -92,15 +92,19 @@ def command_line(script, argv=None):
 
 
 def context_list(ctx=None):
-    """``ctx`` (a Context, a list of them, or None for the CPU) as a non-empty list."""
+    """``ctx`` (a Context, a list of them, or None for the CPU) as a non-empty list, checked
+    to be usable here (:func:`gluon_pydmn.devices.check_contexts`: a GPU on an MXNet without
+    CUDA raises :class:`~gluon_pydmn.errors.NoGpuError`, in one line naming the build to
+    install)."""
     import mxnet as mx
+    from .devices import check_contexts
     contexts = [c for c in (list(ctx) if isinstance(ctx, (list, tuple)) else [ctx])
                 if c is not None]
     for c in contexts:
         if not isinstance(c, mx.Context):
             raise TypeError('ctx must be an MXNet context such as mx.cpu() or mx.gpu(0), or a '
                             'list of them; got %r' % (c,))
-    return contexts or [mx.cpu()]
+    return check_contexts(contexts or [mx.cpu()])
 
 
 _NDARRAY_FILE_MAGIC = (0x112).to_bytes(8, 'little')  # MXNet's NDArray list file header

@@ -36,6 +36,26 @@ def test_label_sets():
             name, labels.head_width, labels.num_labels)
 
 
+@pytest.mark.parametrize('name, folder, names_file', [
+    ('cifar10', 'cifar-10-batches-bin', 'batches.meta.txt'),
+    ('cifar100-fine', 'cifar-100-binary', 'fine_label_names.txt'),
+    ('cifar100-coarse', 'cifar-100-binary', 'coarse_label_names.txt')])
+def test_class_names_are_the_datasets_own_in_label_order(name, folder, names_file, data_root):
+    with open(os.path.join(data_root, folder, names_file)) as f:
+        official = tuple(line.strip() for line in f if line.strip())
+    assert LABEL_SETS[name].class_names == official
+    assert len(official) == LABEL_SETS[name].num_labels
+
+
+@pytest.mark.parametrize('name', list(MODEL_CFGS))
+def test_pretrained_configs_name_the_classes_their_weights_predict(name):
+    for labels in map(label_set, RELEASED_LABEL_SETS):
+        cfg = pretrained_cfg(name, labels.head_width)
+        assert cfg.class_names == labels.class_names and len(cfg.class_names) == cfg.num_labels
+    assert pretrained_cfg(name, 10).class_names[3] == 'cat'
+    assert pretrained_cfg(name, 100).class_names[0] == 'aquatic_mammals'
+
+
 def test_datasets_take_their_label_counts_from_the_label_sets(cifar10_test, cifar100_test):
     assert cifar10_test.num_classes == 10
     assert cifar100_test['fine'].num_classes == 100 and cifar100_test['coarse'].num_classes == 20

@@ -97,3 +97,23 @@ def test_mxnet_export_roundtrip(name, release_root, images, tmp_path):
     sym, params = export_mxnet(deploy(net), str(tmp_path / name))
     back = mx.gluon.nn.SymbolBlock.imports(sym, ['data'], params)
     assert np.abs(back(images[10]).asnumpy() - expected).max() <= 1e-4
+
+
+@pytest.mark.parametrize('name', ['pydmobilenet_add_29_0.5', 'pydmobilenet_concat_29_0.5'])
+def test_gluons_export_of_a_deployed_network_writes_a_graph_any_build_loads(
+        name, release_root, images, tmp_path):
+    """``deploy(net).export(path)``, Gluon's habit, after the network ran with the MKL-DNN
+    fusion: the files hold plain operators (no ``_sg_mkldnn_*`` node, which only an MKL-DNN
+    build could load) and reload with the same logits."""
+    import json
+    net = load_pretrained_quietly(name, 10, release_root)
+    expected = net(images[10]).asnumpy()
+    deployed = deploy(net)
+    deployed(images[10])  # run with the fusion deploy chose
+    sym, params = deployed.export(str(tmp_path / name), epoch=3)
+    assert params.endswith('-0003.params')
+    with open(sym) as f:
+        ops = {node['op'] for node in json.load(f)['nodes']}
+    assert 'Convolution' in ops and not any(op.startswith('_sg_') for op in ops)
+    back = mx.gluon.nn.SymbolBlock.imports(sym, ['data'], params)
+    assert np.abs(back(images[10]).asnumpy() - expected).max() <= 1e-4

@@ -583,7 +583,7 @@ def test_train_script_warns_when_epochs_leave_the_decays_behind(data_root, tmp_p
         train_script.main(args)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        config_from_args(train_script.parse_args(args + ['--lr-decay-epochs', '1']))
+        config_from_args(train_script.parse_args(args + ['--lr-decay-epochs']))  # no decay
         config_from_args(train_script.parse_args(args[:6]))
 
 
