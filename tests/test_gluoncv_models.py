@@ -103,7 +103,9 @@ def test_train_script_trains_evaluates_and_reloads_a_gluoncv_network(data_root, 
     assert evaluate(net, test, progress=False) == pytest.approx(history[0]['test_error'], abs=0.41)
     assert evaluate(net, test, progress=False) == error_rate(predict(net, test.images), test.labels)
     assert np.isfinite(predict(net, test.images[:8])).all()
-    with pytest.raises(ValueError, match='with 100 outputs'):
+    # its run folder says which labels it learned: the wrong ones are refused before loading
+    with pytest.raises(ValueError, match=r'trained on cifar10 labels \(its run.json\), not '
+                                         r'cifar100-fine: .*--dataset cifar10'):
         g.load_trained('cifar_resnet20_v1', 'cifar100-fine',
                        checkpoint_path=os.path.join(out, 'final.params'))
     capsys.readouterr()
