@@ -19,7 +19,9 @@ import numpy as np
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
+from . import classifier
 from .blocks import DEFAULT_KERNEL_SIZES, MAIN_PARTS, ResidualBlock, batch_norm
+from .errors import NotInitializedError
 
 __all__ = ['CIFARNet', 'STAGE_CHANNELS', 'STEM_CHANNELS', 'blocks_per_stage', 'check_input']
 
@@ -93,7 +95,7 @@ class CIFARNet(HybridBlock):
             raise ValueError('classes (outputs of the dense layer) must be a whole number of at '
                              'least 1, got %r' % (classes,))
         self.main, self.depth, self.multiplier = main, depth, multiplier
-        self.classes, self.kernel_sizes = classes, tuple(kernel_sizes)
+        self.kernel_sizes = tuple(kernel_sizes)
         with self.name_scope():
             self.features = nn.HybridSequential(prefix='')
             self.features.add(batch_norm(3, scale=False, center=False),
@@ -110,6 +112,23 @@ class CIFARNet(HybridBlock):
                 self.features.add(blocks)
             self.features.add(nn.GlobalAvgPool2D())
             self.output = nn.Dense(classes, in_units=in_channels)
+
+    @property
+    def classes(self):
+        """Outputs of the classifier, read from the ``output`` layer (so a head replaced by
+        :meth:`reset_classifier` or by ``net.output = nn.Dense(n)`` counts)."""
+        return classifier.num_outputs(self)
+
+    @property
+    def class_names(self):
+        """Names of the outputs (from the pretrained weights, the run folder or
+        :meth:`reset_classifier`), or ``None``."""
+        return classifier.class_names(self)
+
+    def reset_classifier(self, classes, ctx=None, init=None, names=None):
+        """Replace the classifier with a new ``classes``-way dense layer, for fine-tuning
+        (timm's name; :func:`gluon_pydmn.classifier.reset_classifier`)."""
+        return classifier.reset_classifier(self, classes, ctx=ctx, init=init, names=names)
 
     @property
     def stem_bn(self):
@@ -136,7 +155,16 @@ class CIFARNet(HybridBlock):
 
     def forward(self, x, *args):
         check_input(self, x, self.stem_conv.weight.dtype)
-        return super().forward(x, *args)
+        try:
+            return super().forward(x, *args)
+        except RuntimeError:
+            if not classifier.is_initialized(self):
+                raise NotInitializedError(
+                    'the network has no weights yet: initialise it with '
+                    'net.initialize(mx.init.Xavier(), ctx=ctx) (the paper\'s initialisation), or '
+                    'load weights with get_model(name, pretrained=True) or '
+                    'checkpoint_path=') from None
+            raise
 
     def hybrid_forward(self, F, x):
         return self.output(self.features(x))

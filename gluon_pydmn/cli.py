@@ -1,32 +1,41 @@
-"""Command-line plumbing shared by ``experiments/*.py`` and ``python -m gluon_pydmn.data|pretrained``.
+"""The ``gluon-pydmn`` command line, and the plumbing its subcommands share.
 
-Every script is a ``main(argv=None)`` function that builds its options with :func:`parser` and
-the ``add_*`` helpers below, returns its result (so that tests call it directly), and runs
-as ``cli.run(main)``. :func:`run` turns the package's user errors
+``gluon-pydmn SUB ...`` (also ``python -m gluon_pydmn SUB ...``) runs one subcommand of
+:data:`gluon_pydmn.commands.COMMANDS`; each is a module of :mod:`gluon_pydmn.commands` with a
+docstring (its help), ``add_arguments(parser)``, ``run(args)`` (returns its result, so that
+tests call it) and ``main(argv=None)`` (parse and run). :func:`main` dispatches to them.
+
+Options that mean the same thing are defined once here, with the same name in every
+subcommand: ``--ctx`` (:func:`add_ctx`), ``--out`` (:func:`add_out`), ``--no-progress``
+(:func:`add_no_progress`), ``--data-root``, ``--weights-root``, ``--paper-tables``,
+``--model``, ``--dataset``. :func:`run` turns the package's user errors
 (:class:`~gluon_pydmn.errors.UserError`: an unknown name, a missing or corrupt file, a
-mismatched checkpoint) into one ``error: ...`` line on stderr and exit status 2, as argparse
-does for bad options; any other exception keeps its traceback.
+mismatched checkpoint, a GPU this MXNet cannot use) into one ``error: ...`` line on stderr
+and exit status 2, as argparse does for bad options; any other exception keeps its traceback.
 
 Locations left unset fall back to the environment (``$GLUON_PYDMN_DATA``,
 ``$GLUON_PYDMN_WEIGHTS``, ``$GLUON_PYDMN_PAPER_TABLES``), then to the package's defaults.
 """
 import argparse
+import importlib
+import shlex
 import sys
-
-import mxnet as mx
 
 from .catalog import LABEL_SETS
 from .devices import check_contexts, parse_ctx
 from .errors import UserError
 
-__all__ = ['parser', 'positive_int', 'non_negative_int', 'add_model', 'add_label_set',
-           'add_data_root', 'add_weights_root', 'add_paper_tables', 'add_gpus',
-           'add_trained_network', 'contexts', 'run']
+__all__ = ['PROG', 'parser', 'positive_int', 'non_negative_int', 'add_model', 'add_label_set',
+           'add_data_root', 'add_weights_root', 'add_paper_tables', 'add_ctx', 'add_out',
+           'add_no_progress', 'add_trained_network', 'contexts', 'context', 'command_module',
+           'command_parser', 'parse_command', 'command_line', 'build_parser', 'main', 'run']
+
+PROG = 'gluon-pydmn'
 
 
-def parser(doc):
-    """An argument parser whose help starts with the script's docstring ``doc``."""
-    return argparse.ArgumentParser(description=doc,
+def parser(doc, prog=None):
+    """An argument parser whose help starts with the docstring ``doc``."""
+    return argparse.ArgumentParser(prog=prog, description=doc,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
@@ -44,16 +53,19 @@ def add_label_set(p, default='cifar10'):
                         "head, as the authors trained for the paper's CIFAR-100 column")
 
 
-def add_data_root(p):
-    """``--data-root``: the CIFAR folder."""
-    p.add_argument('--data-root', help='CIFAR folder (default $GLUON_PYDMN_DATA, else '
-                                       '~/.cache/gluon_pydmn/data)')
+def add_data_root(p, help=None):
+    """``--data-root``: the CIFAR folder (``help`` replaces the default help text)."""
+    p.add_argument('--data-root', metavar='DIR',
+                   help=help or 'CIFAR folder (default $GLUON_PYDMN_DATA, else '
+                                '~/.cache/gluon_pydmn/data)')
 
 
-def add_weights_root(p):
-    """``--weights-root``: the authors' release or converted weights."""
-    p.add_argument('--weights-root', help="the authors' release or converted weights (default "
-                                          '$GLUON_PYDMN_WEIGHTS, else ~/.cache/gluon_pydmn/weights)')
+def add_weights_root(p, help=None):
+    """``--weights-root``: the authors' release or converted weights (``help`` replaces the
+    default help text)."""
+    p.add_argument('--weights-root', metavar='DIR',
+                   help=help or "the authors' release or converted weights (default "
+                                '$GLUON_PYDMN_WEIGHTS, else ~/.cache/gluon_pydmn/weights)')
 
 
 def add_paper_tables(p):
@@ -61,14 +73,6 @@ def add_paper_tables(p):
     p.add_argument('--paper-tables', help="the paper's numbers as JSON (default "
                                           "$GLUON_PYDMN_PAPER_TABLES, else the package's own "
                                           'transcription)')
-
-
-def _gpu_ids(text):
-    try:
-        return [ctx.device_id for ctx in parse_ctx('gpu:' + text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError('expected distinct comma-separated GPU ids such as 0,1, '
-                                         'got %r' % text) from None
 
 
 def _whole_number(text, minimum):
@@ -92,30 +96,60 @@ def non_negative_int(text):
     return _whole_number(text, 0)
 
 
-def add_gpus(p, several=False):
-    """``--gpus 0,1`` (``several``) or ``--gpu 0``; the default is the CPU."""
-    if several:
-        p.add_argument('--gpus', type=_gpu_ids, default=[],
-                       help='comma-separated GPU ids, e.g. 0 or 0,1: each batch is split across '
-                            'them; default CPU')
-    else:
-        p.add_argument('--gpu', type=int, default=None, help='GPU id; default CPU')
+def _devices(text):
+    """An ``argparse`` type: the contexts named by ``text`` (:func:`parse_ctx`), a list."""
+    try:
+        return parse_ctx(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _device(text):
+    """An ``argparse`` type: the one context named by ``text``."""
+    devices = _devices(text)
+    if len(devices) > 1:
+        raise argparse.ArgumentTypeError("this command runs on one device at a time ('cpu', "
+                                         "'gpu' or 'gpu:N'), got %r" % text)
+    return devices[0]
+
+
+def add_ctx(p, several=False, default='cpu'):
+    """``--ctx``: ``cpu``, ``gpu``, ``gpu:N`` or, with ``several``, ``gpu:N,M,...``.
+
+    The parsed value is a Context, or with ``several`` a list of them; :func:`contexts`
+    checks that MXNet can use them.
+    """
+    forms = "'cpu', 'gpu', 'gpu:N'" + (" or 'gpu:N,M,...' (each batch split across them)"
+                                       if several else '')
+    p.add_argument('--ctx', default=default, type=_devices if several else _device,
+                   metavar='DEVICE', help='%s (default %s)' % (forms, default))
+
+
+def add_out(p, help, default=None, **kwargs):
+    """``--out``: where the subcommand writes its results; ``help`` says what it is."""
+    p.add_argument('--out', default=default, help=help, **kwargs)
+
+
+def add_no_progress(p):
+    """``--no-progress``: no progress bars or progress lines."""
+    p.add_argument('--no-progress', action='store_true', help='no progress bars or lines')
 
 
 def add_trained_network(p):
     """The options that choose a trained network and its test set: ``--model``, ``--dataset``,
     ``--checkpoint`` (default: the authors' weights), ``--weights-root``, ``--data-root`` and
-    ``--gpu`` (see :func:`gluon_pydmn.evaluate.load_for_evaluation`)."""
+    ``--ctx`` (see :func:`gluon_pydmn.evaluate.load_for_evaluation`)."""
     add_model(p)
     add_label_set(p)
     p.add_argument('--checkpoint', help="your .params file (default: the authors' weights)")
     add_weights_root(p)
     add_data_root(p)
-    add_gpus(p)
+    add_ctx(p)
 
 
 def contexts(args):
-    """The contexts chosen by :func:`add_gpus`'s option: GPUs, or ``[mx.cpu()]``.
+    """The contexts of :func:`add_ctx`'s option ``args.ctx``, as a list (``[mx.cpu()]``
+    without the option).
 
     Raises
     ------
@@ -123,10 +157,103 @@ def contexts(args):
         GPUs that this MXNet build or this machine cannot provide
         (:func:`~gluon_pydmn.devices.check_contexts`).
     """
-    ids = getattr(args, 'gpus', None)
-    if ids is None:
-        ids = [] if getattr(args, 'gpu', None) is None else [args.gpu]
-    return check_contexts([mx.gpu(i) for i in ids] or [mx.cpu()])
+    ctx = getattr(args, 'ctx', None) or parse_ctx('cpu')
+    return check_contexts(list(ctx) if isinstance(ctx, (list, tuple)) else [ctx])
+
+
+def context(args):
+    """The one context of ``args.ctx``, checked as by :func:`contexts`."""
+    return contexts(args)[0]
+
+
+def command_module(name):
+    """The module of subcommand ``name`` (:data:`gluon_pydmn.commands.COMMANDS`)."""
+    return importlib.import_module('gluon_pydmn.commands.' + name)
+
+
+def _name(module):
+    return module.__name__.rsplit('.', 1)[-1]
+
+
+def _summary(module):
+    """The first line of ``module``'s docstring: its line in ``gluon-pydmn --help``."""
+    return module.__doc__.strip().splitlines()[0].rstrip('.')
+
+
+def command_parser(module):
+    """The parser of one subcommand ``module`` alone, as ``gluon-pydmn NAME``."""
+    p = parser(module.__doc__, prog='%s %s' % (PROG, _name(module)))
+    module.add_arguments(p)
+    return p
+
+
+def parse_command(module, argv=None):
+    """The options of subcommand ``module`` from ``argv`` (default ``sys.argv[1:]``), with
+    ``command`` (its name) and ``argv`` (its words) added for :func:`command_line`."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = command_parser(module).parse_args(argv)
+    args.command, args.argv = _name(module), argv
+    return args
+
+
+def command_line(args):
+    """The shell command that gives ``args`` (of :func:`parse_command` or :func:`main`), for
+    recording in generated results: ``gluon-pydmn table3 --out results``."""
+    words = [PROG, args.command] + list(args.argv)
+    return ' '.join(shlex.quote(w) for w in words)
+
+
+class _CommandsFormatter(argparse.RawDescriptionHelpFormatter):
+    """Lists every subcommand's help beside its name (argparse measures the names without
+    their indent and would put the longest ones on a line of their own)."""
+
+    def add_argument(self, action):
+        """Add ``action``; for the subcommands, measure their names with their indent."""
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            longest = max(map(len, action.choices)) + 2 * self._indent_increment + 2
+            self._action_max_length = max(self._action_max_length, longest)
+
+
+_DESCRIPTION = '''\
+PydMobileNet (Hoang & Jo, arXiv 1811.07083) in MXNet Gluon: the paper's networks and the
+authors' weights, training, evaluation, export, and the jobs that reproduce the paper's
+tables and figures. '%s SUBCOMMAND --help' describes a subcommand.''' % PROG
+
+
+def build_parser():
+    """The parser of ``gluon-pydmn``: one subparser per module of
+    :data:`gluon_pydmn.commands.COMMANDS`, each with its docstring as help."""
+    from .commands import COMMANDS
+    top = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION,
+                                  formatter_class=_CommandsFormatter)
+    sub = top.add_subparsers(dest='command', metavar='SUBCOMMAND', title='subcommands',
+                             required=True)
+    for name in COMMANDS:
+        module = command_module(name)
+        p = sub.add_parser(name, help=_summary(module).replace('%', '%%'),
+                           description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+    return top
+
+
+def main(argv=None):
+    """``gluon-pydmn SUB ...``: parse ``argv`` (default ``sys.argv[1:]``) and run the subcommand.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or what the subcommand's ``exit_status(result)`` says (``sweep``:
+        1 if a run failed). User errors exit with status 2 (:func:`run`).
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv[argv.index(args.command) + 1:]
+    module = command_module(args.command)
+    result = run(lambda _: module.run(args), errors=getattr(module, 'ERRORS', ()))
+    status = getattr(module, 'exit_status', None)
+    return status(result) if status is not None else 0
 
 
 def run(main, argv=None, errors=()):

@@ -15,8 +15,11 @@ is fine); :func:`configure_cpu` does that.
   ones, and is mixed for inference, so it is a training setting.
 """
 import os
+import warnings
 
-__all__ = ['configure_cpu']
+__all__ = ['configure_cpu', 'mxnet_has_run']
+
+_SWITCHES = ('OMP_NUM_THREADS', 'DNNL_MAX_CPU_ISA')
 
 
 def configure_cpu(threads=None, training=True):
@@ -34,7 +37,26 @@ def configure_cpu(threads=None, training=True):
     dict
         The values now in force.
     """
+    before = {k: os.environ.get(k) for k in _SWITCHES}
     os.environ.setdefault('OMP_NUM_THREADS', str(threads or os.cpu_count() or 1))
     if training:
         os.environ.setdefault('DNNL_MAX_CPU_ISA', 'AVX2')
-    return {k: os.environ.get(k) for k in ('OMP_NUM_THREADS', 'DNNL_MAX_CPU_ISA')}
+    now = {k: os.environ.get(k) for k in _SWITCHES}
+    late = [k for k in _SWITCHES if now[k] != before[k]]
+    if late and mxnet_has_run():
+        warnings.warn('configure_cpu() was called after MXNet ran its first operator, so %s '
+                      'cannot take effect in this process: call it first, before building or '
+                      'running any network' % ' and '.join('%s=%s' % (k, now[k]) for k in late),
+                      stacklevel=2)
+    return now
+
+
+def mxnet_has_run():
+    """Whether MXNet has run in this process: an NDArray exists (a network's parameters, a
+    batch), so its engine has started and fixed its OpenMP and MKL-DNN settings."""
+    import gc
+    import sys
+    mx = sys.modules.get('mxnet')
+    if mx is None:
+        return False
+    return any(isinstance(o, mx.nd.NDArray) for o in gc.get_objects())

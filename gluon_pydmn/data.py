@@ -106,7 +106,7 @@ def _locate(dataset, root, download):
     wanted = ' or '.join('%s (or its extracted %s/)' % r for r in releases.values())
     raise DataNotFoundError(
         '%s not found in %s: put %s there (from %s), set $%s or root= to the folder that holds '
-        'them, or pass download=True (`make data`; see docs/data-and-weights.md).'
+        'them, or pass download=True (`gluon-pydmn download data`; see docs/data-and-weights.md).'
         % (dataset.upper(), root, wanted, OFFICIAL_URL, ENV_DATA))
 
 
@@ -157,10 +157,53 @@ def _load_arrays(dataset, version, folder, train):
     return np.concatenate(images), [np.concatenate(c) for c in zip(*labels)]
 
 
-class _CIFAR(Dataset):
+class _RawImages(Dataset):
+    """Base of the datasets that training and evaluation read directly: raw ``(H, W, 3)``
+    uint8 images in ``.images``, int32 labels in ``.labels``.
+
+    Subclasses set ``images``, ``labels``, ``train``, ``label_set``, ``class_names``,
+    ``mean`` and ``std`` (the normalisation to use them with, 0-1 scale) and
+    ``_transform``; :func:`check_raw_dataset` accepts exactly these datasets.
+    """
+
+    _transform = None
+
+    @property
+    def num_classes(self):
+        """Classes in the labels: ``len(class_names)`` (CIFAR: 10, 100 or 20, as
+        :data:`gluon_pydmn.catalog.LABEL_SETS`)."""
+        return len(self.class_names)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def _subset_indices(self, n):
+        """Indices of the images :meth:`subset` keeps: the first ``n``."""
+        return slice(0, n)
+
+    def subset(self, n):
+        """A copy holding only ``n`` images (e.g. for a quick trial run): the first ``n`` of a
+        CIFAR reader, ``n`` spread over all the classes of an ``ImageFolder``."""
+        if not 1 <= n <= len(self):
+            raise ValueError('subset size must be between 1 and %d, got %r' % (len(self), n))
+        out = copy.copy(self)
+        keep = self._subset_indices(n)
+        out.images, out.labels = self.images[keep], self.labels[keep]
+        return out
+
+    def __getitem__(self, idx):
+        img, label = nd.array(self.images[idx], dtype=np.uint8), self.labels[idx]
+        if self._transform is not None:
+            return self._transform(img, label)
+        return img, label
+
+
+class _CIFAR(_RawImages):
     """CIFAR images as ``(32, 32, 3)`` uint8 NDArrays with int32 labels."""
 
     dataset = None
+    mean = CIFAR_MEAN
+    std = CIFAR_STD
 
     def __init__(self, root, train, transform, download, label_column):
         self.root = os.path.expanduser(root or default_data_root())
@@ -171,26 +214,10 @@ class _CIFAR(Dataset):
         self._transform = transform
 
     @property
-    def num_classes(self):
-        """Classes in the labels (10, 100 or 20); see :data:`gluon_pydmn.catalog.LABEL_SETS`."""
-        return LABEL_SETS[self.label_set].num_labels
-
-    def __len__(self):
-        return len(self.labels)
-
-    def subset(self, n):
-        """A copy holding only the first ``n`` images (e.g. for a quick trial run)."""
-        if not 1 <= n <= len(self):
-            raise ValueError('subset size must be between 1 and %d, got %r' % (len(self), n))
-        out = copy.copy(self)
-        out.images, out.labels = self.images[:n], self.labels[:n]
-        return out
-
-    def __getitem__(self, idx):
-        img, label = nd.array(self.images[idx], dtype=np.uint8), self.labels[idx]
-        if self._transform is not None:
-            return self._transform(img, label)
-        return img, label
+    def class_names(self):
+        """The name of each label, in label order, from the dataset's own label-name files
+        (:attr:`gluon_pydmn.catalog.LabelSet.class_names`)."""
+        return LABEL_SETS[self.label_set].class_names
 
     def __repr__(self):
         return '%s(%s, %d images, label_set=%r, from %s)' % (
@@ -213,6 +240,17 @@ class CIFAR10(_CIFAR):
         users call ``dataset.transform_first(test_transform())`` instead.
     download : bool, default False
         Fetch the official binary archive if nothing is found.
+
+    Attributes
+    ----------
+    images : numpy.ndarray
+        ``(N, 32, 32, 3)`` uint8.
+    labels : numpy.ndarray
+        ``(N,)`` int32.
+    class_names : tuple of str
+        The name of each label (``'airplane'``, ...).
+    mean, std : tuple of float
+        The normalisation to use the images with: :data:`CIFAR_MEAN`, :data:`CIFAR_STD`.
     """
     dataset = 'cifar10'
     label_set = 'cifar10'
@@ -232,6 +270,13 @@ class CIFAR100(_CIFAR):
         Required. ``'fine'``: the 100 classes of the standard benchmark.
         ``'coarse'``: the 20 superclasses, which the authors' released
         CIFAR-100 weights (and the paper's CIFAR-100 column) use.
+
+    Attributes
+    ----------
+    images, labels, mean, std
+        As in :class:`CIFAR10`.
+    class_names : tuple of str
+        The 100 fine or 20 coarse label names, in label order.
 
     Notes
     -----
@@ -311,12 +356,14 @@ def download(root=None):
 
 def check_raw_dataset(dataset, user):
     """Refuse what ``user`` (e.g. ``'evaluate()'``) would misread: datasets other than this
-    package's CIFAR readers, or ones with a ``transform=``, which it would silently skip (it
-    reads ``dataset.images`` and applies the paper's own transforms)."""
-    if not isinstance(dataset, _CIFAR):
-        raise TypeError('%s takes a CIFAR10 or CIFAR100 dataset of gluon_pydmn.data (raw images in '
-                        '.images, labels in .labels), got %s; for other data, run the network on '
-                        'normalised batches and score them with gluon_pydmn.evaluate.error_rate'
+    package's CIFAR readers and :class:`~gluon_pydmn.image_folder.ImageFolder`, or ones with a
+    ``transform=``, which it would silently skip (it reads ``dataset.images`` and applies the
+    paper's own transforms)."""
+    if not isinstance(dataset, _RawImages):
+        raise TypeError('%s takes a CIFAR10 or CIFAR100 dataset of gluon_pydmn.data or an '
+                        'ImageFolder of gluon_pydmn.image_folder (raw images in .images, labels '
+                        'in .labels), got %s; for other data, run the network on normalised '
+                        'batches and score them with gluon_pydmn.evaluate.error_rate'
                         % (user, type(dataset).__name__))
     if dataset._transform is not None:
         raise ValueError('%s applies the paper\'s own transforms to the raw images and would ignore '
@@ -335,17 +382,18 @@ def normalize_images(images, mean=CIFAR_MEAN, std=CIFAR_STD, ctx=None):
     return nd.image.normalize(nd.image.to_tensor(x), mean=mean, std=std)
 
 
-def augmented_batch(images, rng, ctx=None):
-    """A training input: :func:`random_crop_flip` from ``rng``, then :func:`normalize_images`.
+def augmented_batch(images, rng, ctx=None, mean=CIFAR_MEAN, std=CIFAR_STD):
+    """A training input: :func:`random_crop_flip` from ``rng``, then :func:`normalize_images`
+    with ``mean`` and ``std``.
 
     This is what training feeds the network, and what
     :func:`gluon_pydmn.evaluate.recompute_batchnorm` measures statistics on.
     """
-    return normalize_images(random_crop_flip(images, rng), ctx=ctx)
+    return normalize_images(random_crop_flip(images, rng), mean, std, ctx=ctx)
 
 
 def main(argv=None):
-    """``python -m gluon_pydmn.data download [DIR]`` (``make data`` without the offline copies)."""
+    """``python -m gluon_pydmn.data download [DIR]``, as ``gluon-pydmn download data``."""
     p = cli.parser('Fetch (if missing) and extract the official CIFAR-10 and CIFAR-100 binary '
                    'archives.')
     sub = p.add_subparsers(dest='cmd', required=True)

@@ -9,7 +9,7 @@ __all__ = ['UserError', 'UnknownNameError', 'LabelSetMismatchError', 'Checkpoint
            'CheckpointNotFoundError', 'CheckpointMismatchError', 'RunFolderBusyError',
            'RunFolderNotWritableError', 'NotARunFolderError', 'OldRunFolderError',
            'TrainingDivergedError', 'ConfigError', 'DataNotFoundError', 'WeightsNotFoundError', 'ConversionError',
-           'PaperTablesNotFoundError', 'NoGpuError']
+           'PaperTablesNotFoundError', 'NoGpuError', 'NotInitializedError']
 
 
 class UserError(Exception):
@@ -82,3 +82,7 @@ class PaperTablesNotFoundError(UserError, FileNotFoundError):
 
 class NoGpuError(UserError, RuntimeError):
     """A GPU was asked for that this MXNet build or this machine cannot provide."""
+
+
+class NotInitializedError(UserError, RuntimeError):
+    """A network without weights was run: it must be initialised or loaded first."""

@@ -5,19 +5,22 @@ from mxnet import autograd
 from mxnet.gluon import nn
 from tqdm import tqdm
 
+from .classifier import class_names, head_is_pretrained, input_normalization
 from .data import augmented_batch, check_raw_dataset, get_dataset, normalize_images
 from .errors import LabelSetMismatchError
 from .model_zoo import load_trained
+from .utils import context_list
 
-__all__ = ['LabelSetMismatchError', 'predict', 'error_rate', 'evaluate', 'check_label_set',
-           'load_for_evaluation', 'recompute_batchnorm']
+__all__ = ['LabelSetMismatchError', 'predict', 'classify', 'error_rate', 'evaluate',
+           'check_label_set', 'load_for_evaluation', 'recompute_batchnorm']
 
 
 def check_label_set(net, dataset):
     """Raise :class:`LabelSetMismatchError` if ``net``'s pretrained weights and ``dataset``
-    use different label sets (e.g. the authors' coarse CIFAR-100 weights on fine labels)."""
+    use different label sets (e.g. the authors' coarse CIFAR-100 weights on fine labels). A
+    network whose classifier was replaced for fine-tuning passes."""
     cfg = getattr(net, 'pretrained_cfg', None)
-    if cfg is not None and cfg.label_set != dataset.label_set:
+    if cfg is not None and head_is_pretrained(net) and cfg.label_set != dataset.label_set:
         raise LabelSetMismatchError(
             '%s was loaded with weights that predict %r labels, but the dataset has %r labels%s. '
             'Evaluate on the matching labels, or pass allow_label_mismatch=True to score them '
@@ -27,14 +30,14 @@ def check_label_set(net, dataset):
                          'cifar100-coarse' else ''))
 
 
-def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict'):
+def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict', *,
+            normalization=None):
     """Logits of ``net`` on raw images.
 
     Parameters
     ----------
     net : mxnet.gluon.Block
-        Expects normalised NCHW float32 input (``test_transform``); hybridize it
-        first for speed.
+        Expects normalised NCHW float32 input; hybridize it first for speed.
     images : numpy.ndarray
         ``(N, 32, 32, 3)`` uint8, as in ``dataset.images``.
     batch_size : int
@@ -42,6 +45,9 @@ def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict
     ctx : Context, default ``mx.cpu()``
     progress : bool
         Show a progress bar.
+    normalization : (mean, std), optional
+        Default ``net``'s own (:func:`gluon_pydmn.classifier.input_normalization`: its
+        training's, its pretrained weights' or CIFAR's).
 
     Returns
     -------
@@ -50,13 +56,44 @@ def predict(net, images, batch_size=500, ctx=None, progress=False, desc='predict
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError('batch_size must be at least 1, got %r' % (batch_size,))
-    ctx = ctx or mx.cpu()
+    ctx = context_list(ctx)[0]  # a GPU this MXNet cannot use: the package's one error
     starts = range(0, len(images), batch_size)
+    mean, std = normalization or input_normalization(net)
     outs = []
     for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
-        x = normalize_images(images[start:start + batch_size], ctx=ctx)
+        x = normalize_images(images[start:start + batch_size], mean, std, ctx=ctx)
         outs.append(net(x).asnumpy())
     return np.concatenate(outs)
+
+
+def classify(net, images, top_k=1, batch_size=500, ctx=None):
+    """The ``top_k`` most probable classes of each raw image, with their names.
+
+    Parameters
+    ----------
+    net : mxnet.gluon.Block
+        A trained network; its class names (:func:`gluon_pydmn.classifier.class_names`) name
+        the classes where it has them.
+    images : numpy.ndarray
+        ``(N, 32, 32, 3)`` uint8, e.g. from
+        :func:`gluon_pydmn.image_folder.load_image_files`.
+    top_k : int
+    batch_size, ctx
+        As for :func:`predict`.
+
+    Returns
+    -------
+    list of list of (int, str or None, float)
+        For each image, ``(class index, class name, softmax probability)`` from the most
+        probable down.
+    """
+    logits = predict(net, images, batch_size, ctx)
+    logits = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    names = class_names(net) or ()
+    top_k = max(1, min(int(top_k), probs.shape[1]))
+    return [[(int(c), names[c] if c < len(names) else None, float(row[c]))
+             for c in np.argsort(-row, kind='stable')[:top_k]] for row in probs]
 
 
 def recompute_batchnorm(net, images, *, batch_size=128, augment=True, seed=0, ctx=None,
@@ -68,7 +105,7 @@ def recompute_batchnorm(net, images, *, batch_size=128, augment=True, seed=0, ct
     replaces it with the plain average over the given images, batched and augmented as in
     training. Weights whose statistics are right hardly change (for PydMobileNet-Concat-29-0.25
     on CIFAR-10, 12,800 images move ours from 8.32% to 8.31% test error and the authors' from
-    7.33% to 7.27%: ``experiments/evaluate.py --recompute-bn 12800``); weights whose input
+    7.33% to 7.27%: ``gluon-pydmn evaluate --recompute-bn 12800``); weights whose input
     BatchNorm was never updated (:class:`~gluon_pydmn.model_zoo.StaleInputBatchNormWarning`)
     are repaired.
     Gradients are computed (MXNet's CPU BatchNorm updates its statistics in the backward
@@ -105,7 +142,7 @@ def recompute_batchnorm(net, images, *, batch_size=128, augment=True, seed=0, ct
     if len(images) < batch_size:
         raise ValueError('need at least one batch of %d images, got %d' % (batch_size,
                                                                            len(images)))
-    ctx = ctx or mx.cpu()
+    ctx = context_list(ctx)[0]  # a GPU this MXNet cannot use: the package's one error
     layers = []
     net.apply(lambda block: layers.append(block) if isinstance(block, nn.BatchNorm) else None)
     if not layers:
@@ -115,11 +152,13 @@ def recompute_batchnorm(net, images, *, batch_size=128, augment=True, seed=0, ct
         raise ValueError('BatchNorm layers with use_global_stats=True never update their '
                          'statistics: %s' % ', '.join(frozen))
     rng = np.random.RandomState(seed)
+    mean, std = input_normalization(net)
     sums = [[0, 0] for _ in layers]
     starts = range(0, len(images) - batch_size + 1, batch_size)
     for start in tqdm(starts, desc='recompute BatchNorm', disable=not progress, leave=False):
         batch = images[start:start + batch_size]
-        x = augmented_batch(batch, rng, ctx=ctx) if augment else normalize_images(batch, ctx=ctx)
+        x = (augmented_batch(batch, rng, ctx, mean, std) if augment else
+             normalize_images(batch, mean, std, ctx=ctx))
         x.attach_grad()  # gives the input BatchNorm its backward pass, as in train()
         # With running statistics zeroed first, the layer's update leaves (1 - momentum)
         # times this batch's statistics: that recovers them whatever the layer's momentum
@@ -169,6 +208,7 @@ def evaluate(net, dataset, batch_size=500, ctx=None, progress=True, allow_label_
     weights predict another label set than the dataset's, unless
     ``allow_label_mismatch=True``.
     """
+    ctx = context_list(ctx)[0]
     check_raw_dataset(dataset, 'evaluate()')
     if not allow_label_mismatch:
         check_label_set(net, dataset)

@@ -19,9 +19,10 @@ import warnings
 
 import mxnet as mx
 
-from .catalog import FAMILIES, MODEL_CFGS, ModelCfg, model_cfg
+from .catalog import FAMILIES, LABEL_SETS, MODEL_CFGS, ModelCfg, model_cfg
 from .catalog import label_set as _label_set
 from .cifar_net import CIFARNet
+from .classifier import mark_pretrained_head, set_class_names, set_input_normalization
 from .errors import (CheckpointError, CheckpointMismatchError, CheckpointNotFoundError,
                      LabelSetMismatchError, UnknownNameError)
 from .pretrained import PretrainedCfg, load_pretrained, pretrained_cfg, released_label_set
@@ -29,7 +30,8 @@ from .utils import (context_list, mxnet_error_reason,
                     params_file_problem)
 
 __all__ = ['FAMILIES', 'MODEL_CFGS', 'ModelCfg', 'PretrainedCfg', 'CoarseLabelWarning',
-           'get_model', 'get_model_list', 'get_cifar_net', 'pretrained_cfg', 'load_trained']
+           'get_model', 'get_model_list', 'get_cifar_net', 'pretrained_cfg', 'load_trained',
+           'load_run']
 
 
 class CoarseLabelWarning(UserWarning):
@@ -65,27 +67,28 @@ def _unknown_model(name):
 
 
 def _gluoncv_model(name, classes, pretrained, ctx, checkpoint_path, kwargs):
-    """GluonCV's CIFAR network ``name``, initialised as ours (Xavier) or from a checkpoint."""
+    """GluonCV's CIFAR network ``name``: uninitialised, as GluonCV builds it, or Xavier-initialised
+    (``initialize=True``), or loaded from a checkpoint."""
     from gluoncv.model_zoo import get_model as gluoncv_get_model
     if pretrained:
         raise ValueError('%s: this package has no released weights for GluonCV networks; load '
                          'GluonCV\'s own with gluoncv.model_zoo.get_model(%r, pretrained=True), or '
                          'your own with checkpoint_path=' % (name, name))
+    initialize = kwargs.pop('initialize', False)
     kwargs = {k: v for k, v in kwargs.items() if k != 'fast'}  # no pyramid to speed up
     net = gluoncv_get_model(name, classes=classes, **kwargs)
     contexts = context_list(ctx)
     if checkpoint_path:
         _load_checkpoint(net, name, classes, checkpoint_path, contexts)
-    else:
+    elif initialize:
         net.initialize(mx.init.Xavier(), ctx=contexts)
-    net.classes = classes
     net.model_name = name
     net.pretrained_cfg = None
     return net
 
 
 def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7), *, ctx=None,
-                  initialize=True, fast=False):
+                  initialize=False, fast=False):
     """Generic constructor: any family, depth ``9n + 2`` and width multiplier.
 
     Parameters
@@ -102,9 +105,12 @@ def get_cifar_net(family, depth, multiplier, classes=10, kernel_sizes=(3, 5, 7),
     kernel_sizes : tuple of int, default (3, 5, 7)
         Kernel sizes of the depthwise pyramid (PydMobileNet families only).
     ctx : Context or list of Context, default ``mx.cpu()``
-        Where to initialise the parameters.
-    initialize : bool, default True
-        Initialise with Xavier, as in the paper.
+        Where to initialise the parameters (with ``initialize=True``).
+    initialize : bool, default False
+        Initialise with Xavier, as the paper's training does. By default the network is
+        returned uninitialised, as GluonCV's constructors return theirs: call
+        ``net.initialize(mx.init.Xavier(), ctx=ctx)`` (:func:`~gluon_pydmn.train.train` does
+        it for an uninitialised network).
     fast : bool, default False
         CPU training speed-up for the PydMobileNet families: each pyramid runs as one C++
         operator (see :class:`~gluon_pydmn.blocks.PyramidDepthwise`); same parameters,
@@ -212,19 +218,25 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoin
               **kwargs):
     """Build a zoo model by name, optionally with the authors' trained weights or your own.
 
+    As in GluonCV, a network without weights is returned uninitialised: initialise it with
+    ``net.initialize(mx.init.Xavier(), ctx=ctx)`` (the paper's initialisation; what
+    :func:`~gluon_pydmn.train.train` does for an uninitialised network), or pass
+    ``initialize=True``.
+
     Parameters
     ----------
     name : str
         One of :func:`get_model_list`, e.g. ``'pydmobilenet_concat_56_0.75'``, or one of
         GluonCV's CIFAR networks (``get_model_list(include_gluoncv=True)``, e.g.
         ``'cifar_resnet110_v2'``, the paper's pre-activation ResNet-110), built by GluonCV's
-        model zoo and initialised like ours, so it trains, counts and evaluates the same way.
+        model zoo, so it trains, counts and evaluates the same way.
     classes : int, default 10
         Outputs of the classifier. With ``pretrained=True``: 10 loads the
         CIFAR-10 weights, 100 the CIFAR-100 weights (which predict the 20
-        coarse superclasses: see the module notes).
+        coarse superclasses: see the module notes). For another number of classes, load the
+        CIFAR-10 weights and call ``net.reset_classifier(classes)`` (docs/finetuning.md).
     pretrained : bool, default False
-        Load the authors' released weights; otherwise initialise with Xavier.
+        Load the authors' released weights. Your own file goes to ``checkpoint_path``.
     ctx : Context or list of Context, default ``mx.cpu()``
         Where the parameters live.
     root : str, optional
@@ -236,14 +248,18 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoin
         ``final.params`` of a :func:`gluon_pydmn.train.train` run folder (as timm's
         ``checkpoint_path``). Not together with ``pretrained``.
     **kwargs
-        Passed to :func:`get_cifar_net` (e.g. ``kernel_sizes``, ``fast``).
+        Passed to :func:`get_cifar_net` (e.g. ``kernel_sizes``, ``fast``, ``initialize``).
 
     Returns
     -------
     CIFARNet
-        With ``net.model_name`` set to ``name`` and ``net.pretrained_cfg`` to the
-        :class:`PretrainedCfg` of the loaded weights, or ``None``.
+        With ``net.model_name`` set to ``name``, ``net.pretrained_cfg`` to the
+        :class:`PretrainedCfg` of the loaded weights, or ``None``, and ``net.class_names`` to
+        the names of the labels they predict.
     """
+    if not isinstance(pretrained, bool):
+        raise ValueError('pretrained takes True (the authors\' weights) or False, got %r; load '
+                         'your own weights with checkpoint_path=%r' % (pretrained, pretrained))
     if pretrained and checkpoint_path:
         raise ValueError('pass pretrained=True (the authors\' weights) or checkpoint_path '
                          '(your own), not both')
@@ -252,22 +268,40 @@ def get_model(name, classes=10, pretrained=False, ctx=None, root=None, checkpoin
             return _gluoncv_model(name, classes, pretrained, ctx, checkpoint_path, kwargs)
         raise _unknown_model(name)
     cfg = model_cfg(name)
+    if pretrained:
+        pretrained_cfg(name, classes)  # refuses class counts without weights before building
     ctx = ctx or mx.cpu()
-    net = get_cifar_net(cfg.family, cfg.depth, cfg.multiplier, classes=classes, ctx=ctx,
-                        initialize=not (pretrained or checkpoint_path), **kwargs)
+    if pretrained or checkpoint_path:
+        kwargs['initialize'] = False
+    net = get_cifar_net(cfg.family, cfg.depth, cfg.multiplier, classes=classes, ctx=ctx, **kwargs)
     net.model_name = name
     if checkpoint_path:
         _load_checkpoint(net, name, classes, checkpoint_path, ctx)
     if pretrained:
-        pcfg = pretrained_cfg(name, classes)
-        load_pretrained(net, pcfg, root=root, ctx=ctx)
-        net.pretrained_cfg = pcfg
-        if pcfg.label_set == 'cifar100-coarse':
-            warnings.warn('%s: the authors\' CIFAR-100 weights predict the 20 coarse superclasses '
-                          '(outputs 0-19 of the 100-way layer), not the 100 fine labels; evaluate '
-                          'them with CIFAR100(label_mode="coarse"). The paper\'s CIFAR-100 column '
-                          'is this 20-class error.' % name, CoarseLabelWarning, stacklevel=2)
+        _load_pretrained(net, pretrained_cfg(name, classes), root, ctx)
     return net
+
+
+def _load_pretrained(net, pcfg, root, ctx):
+    load_pretrained(net, pcfg, root=root, ctx=ctx)
+    net.pretrained_cfg = pcfg
+    mark_pretrained_head(net)
+    set_class_names(net, pcfg.class_names)
+    if pcfg.label_set == 'cifar100-coarse':
+        warnings.warn('%s: the authors\' CIFAR-100 weights predict the 20 coarse superclasses '
+                      '(outputs 0-19 of the 100-way layer), not the 100 fine labels; evaluate '
+                      'them with CIFAR100(label_mode="coarse"). The paper\'s CIFAR-100 column '
+                      'is this 20-class error.' % pcfg.model, CoarseLabelWarning, stacklevel=3)
+
+
+def _describe_from_run(net, names, checkpoint_path):
+    """Give ``net`` the class names and input normalisation its run folder records (else
+    ``names`` and CIFAR's)."""
+    from .run_folder import record_beside
+    record = record_beside(checkpoint_path) or {}
+    set_class_names(net, record.get('class_names') or names)
+    if record.get('mean'):
+        set_input_normalization(net, record['mean'], record['std'])
 
 
 def load_trained(name, label_set='cifar10', checkpoint_path=None, ctx=None, root=None, **kwargs):
@@ -284,7 +318,7 @@ def load_trained(name, label_set='cifar10', checkpoint_path=None, ctx=None, root
         ``'cifar100-fine'`` there are none (:class:`~gluon_pydmn.errors.LabelSetMismatchError`).
     checkpoint_path : str, optional
         Your own ``.params`` file (e.g. a training run's ``final.params``), trained on
-        ``label_set`` with its ``head_width`` outputs, as ``experiments/train.py`` builds it.
+        ``label_set`` with its ``head_width`` outputs, as ``gluon-pydmn train`` builds it.
     ctx, root, **kwargs
         As for :func:`get_model`.
 
@@ -301,10 +335,54 @@ def load_trained(name, label_set='cifar10', checkpoint_path=None, ctx=None, root
     if checkpoint_path:
         _refuse_non_checkpoint(checkpoint_path)
         _refuse_other_run(name, labels.name, checkpoint_path)
-        return get_model(name, classes=labels.head_width, ctx=ctx,
-                         checkpoint_path=checkpoint_path, **kwargs)
+        net = get_model(name, classes=labels.head_width, ctx=ctx,
+                        checkpoint_path=checkpoint_path, **kwargs)
+        _describe_from_run(net, labels.class_names, checkpoint_path)
+        return net
     released_label_set(labels.name, name)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', CoarseLabelWarning)  # the coarse labels were asked for
         return get_model(name, classes=labels.head_width, pretrained=True, ctx=ctx, root=root,
                          **kwargs)
+
+
+def load_run(checkpoint_path, ctx=None, **kwargs):
+    """The network of a run folder's checkpoint (its ``final.params``, or an epoch's), built
+    as the folder's ``run.json`` records it: the network, one output per class of the data it
+    was trained on (a CIFAR label set or an image folder), its class names and input
+    normalisation.
+
+    Parameters
+    ----------
+    checkpoint_path : str
+        A ``.params`` file in a run folder of :func:`gluon_pydmn.train.train`.
+    ctx, **kwargs
+        As for :func:`get_model`.
+
+    Raises
+    ------
+    CheckpointError
+        ``checkpoint_path`` is not a ``.params`` file, or lies outside a run folder (then load
+        it with :func:`load_trained`, naming the network and label set).
+    """
+    from .run_folder import record_beside
+    _refuse_non_checkpoint(checkpoint_path)
+    problem = params_file_problem(checkpoint_path)
+    if problem:
+        raise CheckpointError('cannot load %s: %s' % (checkpoint_path, problem))
+    record = record_beside(checkpoint_path)
+    if record is None or not record.get('model'):
+        raise CheckpointError('%s is not in a run folder (no run.json beside it): load it with '
+                              'load_trained(name, label_set, checkpoint_path=...) (--model and '
+                              '--dataset)' % checkpoint_path)
+    head = mx.nd.load(checkpoint_path).get('output.weight')
+    classes = (int(head.shape[0]) if head is not None else
+               _label_set(record['label_set']).head_width)
+    net = get_model(record['model'], classes=classes, ctx=ctx, checkpoint_path=checkpoint_path,
+                    **dict(record.get('model_args') or {}, **kwargs))
+    names = record.get('class_names')
+    if not names and record['label_set'] in LABEL_SETS:
+        names = LABEL_SETS[record['label_set']].class_names
+    _describe_from_run(net, names or (), checkpoint_path)
+    net.label_set = record['label_set']
+    return net

@@ -6,8 +6,8 @@ release files, the label set they predict); :func:`authors_graph` loads the auth
 A weights root is either
 
 * a folder of **converted** files, ``<model>-<dataset>.params`` (this
-  package's own format, written by ``python -m gluon_pydmn.pretrained
-  convert``), or
+  package's own format, written by ``gluon-pydmn download weights
+  --convert``), or
 * a folder laid out like **the authors' release** (``<family>/<dataset>_<stem>
   -symbol.json`` and ``-0000.params``, as in their repository's ``models/``
   folder), converted on load; a clone of their repository also works.
@@ -15,10 +15,11 @@ A weights root is either
 Every release file is checked against the SHA-1 recorded in
 ``authors_release_sha1.json`` before use.
 
-Command line (``make weights``, ``make pretrained``)::
+Command line (also ``python -m gluon_pydmn.pretrained download [DIR]`` and ``convert SRC
+[DST]``)::
 
-    python -m gluon_pydmn.pretrained download [DIR]     # fetch the release (needs internet)
-    python -m gluon_pydmn.pretrained convert SRC [DST]  # SRC: release folder, DST: converted files
+    gluon-pydmn download weights [--weights-root DIR]            # fetch the release (internet)
+    gluon-pydmn download weights --convert SRC --weights-root DST  # SRC: release, DST: converted
 
 ``DIR`` and ``DST`` default to :func:`default_weights_root`.
 """
@@ -116,8 +117,11 @@ def pretrained_cfg(name, classes=10):
     cfg = model_cfg(name)
     released = {LABEL_SETS[n].head_width: LABEL_SETS[n] for n in RELEASED_LABEL_SETS}
     if classes not in released:
-        raise ValueError('pretrained weights exist for classes=10 (CIFAR-10) and classes=100 '
-                         '(CIFAR-100), not classes=%r' % (classes,))
+        raise ValueError(
+            'pretrained weights exist for classes=10 (CIFAR-10) and classes=100 (CIFAR-100), '
+            'not classes=%r. To fine-tune to %r classes, load the CIFAR-10 weights and replace '
+            'the classifier: net = get_model(%r, pretrained=True); net.reset_classifier(%r) '
+            '(see docs/finetuning.md)' % (classes, classes, name, classes))
     labels = released[classes]
     stem = '%s_%s' % (labels.dataset,
                       RELEASE_STEMS[cfg.family].format(depth=cfg.depth, alpha=cfg.alpha))
@@ -159,7 +163,7 @@ def check_release_file(path, relpath):
     expected = RELEASE_SHA1.get(relpath)
     if expected is not None and _sha1(path) != expected:
         raise ConversionError('%s is corrupt or not the authors\' file %s (SHA-1 mismatch); '
-                              'delete it and fetch it again (make pretrained)' % (path, relpath))
+                              'delete it and fetch it again (gluon-pydmn download weights)' % (path, relpath))
 
 
 def find_weights(pcfg, root=None):
@@ -188,7 +192,7 @@ def find_weights(pcfg, root=None):
     raise WeightsNotFoundError(
         'pretrained weights for %s (%s) not found; looked for:\n\t%s\n'
         'Point root= or $%s at a folder of converted files or at a copy of the authors\' '
-        'release (%s, folder models/), or run `make pretrained` to fetch and convert it.'
+        'release (%s, folder models/), or run `gluon-pydmn download weights` to fetch the release.'
         % (pcfg.model, pcfg.dataset, '\n\t'.join(tried), ENV_WEIGHTS, pcfg.source))
 
 
@@ -259,8 +263,8 @@ def convert_release(src, dst, names=None, progress=True):
 
 
 def main(argv=None):
-    """``python -m gluon_pydmn.pretrained download|convert ...`` (``make weights``,
-    ``make pretrained``)."""
+    """``python -m gluon_pydmn.pretrained download|convert ...``, as ``gluon-pydmn download
+    weights [--convert SRC]``."""
     parser = cli.parser(__doc__)
     sub = parser.add_subparsers(dest='cmd', required=True)
     p = sub.add_parser('download', help='fetch the authors\' release (needs internet)')

@@ -22,6 +22,7 @@ import math
 import os
 import typing
 
+from .data import CIFAR_MEAN, CIFAR_STD
 from .errors import NotARunFolderError, OldRunFolderError
 from .schema import TrainConfig
 
@@ -47,6 +48,8 @@ class RunSpec:
     label_set : str
         ``'cifar10'``, ``'cifar100-coarse'`` or ``'cifar100-fine'``
         (:data:`gluon_pydmn.catalog.LABEL_SETS`); the network gets that label set's head width.
+        With ``data_dir``, the image folder's description of its classes
+        (:attr:`~gluon_pydmn.image_folder.ImageFolder.label_set`), or None before training.
     config : TrainConfig
         The schema; its ``seed`` also seeds the network's Xavier initialisation.
     train_images, test_images : int, optional
@@ -58,6 +61,10 @@ class RunSpec:
         speed, not results, so it is not part of what a run folder records.
     ctx : list of Context, optional
         Where to train (default the CPU); not recorded either.
+    data_dir : str, optional
+        Train on an image folder (``data_dir/train/<class>/...``, tested on
+        ``data_dir/val/<class>/...``; :func:`~gluon_pydmn.image_folder.load_train_val`)
+        instead of CIFAR; the network gets one output per class.
     """
     model: str
     label_set: str = 'cifar10'
@@ -67,6 +74,7 @@ class RunSpec:
     model_args: dict = dataclasses.field(default_factory=dict)
     fast: typing.Optional[bool] = dataclasses.field(default=None, compare=False)
     ctx: typing.Optional[list] = dataclasses.field(default=None, compare=False)
+    data_dir: typing.Optional[str] = None
 
     def to_record(self):
         """The spec as ``run.json`` records it (JSON values)."""
@@ -75,6 +83,8 @@ class RunSpec:
                   'config': self.config.to_dict(), 'schema': self.config.describe()}
         if self.model_args:
             record['model_args'] = dict(self.model_args)
+        if self.data_dir:
+            record['data_dir'] = self.data_dir
         return record
 
     @classmethod
@@ -83,7 +93,8 @@ class RunSpec:
         return cls(model=record['model'], label_set=record['label_set'],
                    config=TrainConfig.from_dict(record['config']),
                    train_images=record.get('train_images'), test_images=record.get('test_images'),
-                   model_args=dict(record.get('model_args') or {}), **runtime)
+                   model_args=dict(record.get('model_args') or {}),
+                   data_dir=record.get('data_dir'), **runtime)
 
     @classmethod
     def from_folder(cls, path, **runtime):
@@ -97,9 +108,11 @@ class RunSpec:
         mine, theirs = self.to_record(), recorded.to_record()
         mine['config'], theirs['config'] = self.config.to_dict(), recorded.config.to_dict()
         out = []
-        for key in ('model', 'label_set', 'train_images', 'test_images', 'model_args'):
+        for key in ('model', 'label_set', 'train_images', 'test_images', 'model_args',
+                    'data_dir'):
             if mine.get(key) != theirs.get(key) and not (
-                    key.endswith('_images') and mine[key] is None):
+                    (key.endswith('_images') or key == 'label_set' and self.data_dir)
+                    and mine[key] is None):
                 out.append('%s %s -> %s' % (key, theirs.get(key), mine.get(key)))
         out += ['%s %s -> %s' % (k, theirs['config'].get(k), v)
                 for k, v in mine['config'].items() if theirs['config'].get(k) != v]
@@ -296,11 +309,13 @@ class RunFolder:
         dict
             ``model``, ``label_set``, ``train_images``, ``test_images`` (None: all),
             ``params``, ``config`` (a dict), ``schema`` (its description), ``command``,
-            ``note`` and ``caveats`` (dicts of :class:`Caveat`).
+            ``note``, ``caveats`` (dicts of :class:`Caveat`), ``class_names`` (None where
+            the folder does not record them) and ``mean``/``std``, the input normalisation
+            (CIFAR's where the folder does not record it).
         """
         if not self.has(RUN_FILE):
             raise NotARunFolderError('%s holds no run (no %s naming a network and schema): is it '
-                                     'a run folder of experiments/train.py?'
+                                     'a run folder of gluon-pydmn train?'
                                      % (self.path, RUN_FILE))
         try:
             record = self._json(RUN_FILE)
@@ -314,6 +329,9 @@ class RunFolder:
             record.setdefault(key, None)
         record.setdefault('note', '')
         record.setdefault('caveats', [])
+        record.setdefault('class_names', None)
+        record.setdefault('mean', list(CIFAR_MEAN))
+        record.setdefault('std', list(CIFAR_STD))
         return record
 
     def _old_format(self, name):
@@ -340,7 +358,7 @@ class RunFolder:
         state = self.state()
         if state is None:
             raise NotARunFolderError('%s has no finished epoch (no %s): is it a run folder of '
-                                     'experiments/train.py with one finished epoch at least?'
+                                     'gluon-pydmn train with one finished epoch at least?'
                                      % (self.path, STATE_FILE))
         return [dict(row, machine=row.get('machine')) for row in state['history']]
 
@@ -360,7 +378,7 @@ class RunFolder:
         state = self.state()
         if state is None or not state.get('params'):
             raise NotARunFolderError('%s holds no weights (%s names none); is it a run folder '
-                                     'of experiments/train.py with one finished epoch?'
+                                     'of gluon-pydmn train with one finished epoch?'
                                      % (self.path, STATE_FILE))
         path = self.file(state['params'])
         if not os.path.isfile(path):

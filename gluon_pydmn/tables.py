@@ -108,7 +108,7 @@ def read_csv(path, columns, writer=None):
     columns : list of Column
         The columns the file must have; a column of the file not among them is kept as text.
     writer : str, optional
-        The command that writes the file (e.g. ``'`make table5`'``), named in the errors.
+        The command that writes the file (e.g. ``'`gluon-pydmn table5`'``), named in the errors.
 
     Returns
     -------

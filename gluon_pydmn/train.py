@@ -24,9 +24,12 @@ from tqdm import tqdm
 from .catalog import label_set
 from .data import augmented_batch, check_raw_dataset, get_dataset
 from .evaluate import error_rate, predict
+from .image_folder import ImageFolder
 from .errors import (CheckpointError, CheckpointMismatchError, ConfigError, RunFolderBusyError,
                      RunFolderNotWritableError, TrainingDivergedError)
 from .checkpoint import Checkpoint, RunFolderLock, check_writable
+from .classifier import (class_names, has_input_normalization, input_normalization,
+                         is_initialized, num_outputs, set_class_names, set_input_normalization)
 from .counting import count_params
 from .machine import machine_info, machine_line
 from .model_zoo import get_model
@@ -55,12 +58,12 @@ def _epoch_rng(seed, epoch):
     return np.random.RandomState((seed * 1000003 + epoch) % (2 ** 32))
 
 
-def _batches(dataset, batch_size, rng, ctx):
+def _batches(dataset, batch_size, rng, ctx, normalization):
     """Shuffled, augmented, normalised training batches; the last partial batch is dropped."""
     order = rng.permutation(len(dataset))
     for start in range(0, len(order) - batch_size + 1, batch_size):
         idx = order[start:start + batch_size]
-        yield (augmented_batch(dataset.images[idx], rng, ctx=ctx),
+        yield (augmented_batch(dataset.images[idx], rng, ctx, *normalization),
                nd.array(dataset.labels[idx], ctx=ctx))
 
 
@@ -111,8 +114,10 @@ def train(net, train_set, test_set, out_dir, config=None, *, ctx=None, stop_afte
 
     Parameters
     ----------
-    net : CIFARNet
-        Initialised (e.g. ``get_model(name, classes=...)`` or ``get_cifar_net(...)``); it is
+    net : CIFARNet or a GluonCV CIFAR network
+        E.g. ``get_model(name, classes=...)``, or one with pretrained weights and a new head
+        (:meth:`~gluon_pydmn.cifar_net.CIFARNet.reset_classifier`). An uninitialised network
+        is initialised here with Xavier, as the paper does (and the log says so); it is
         hybridized here. With ``fast=True`` (CPU) the pyramids train as one C++ operator each.
     train_set, test_set : datasets of :mod:`gluon_pydmn.data`
         Raw ``(32, 32, 3)`` uint8 images (``.images``) with integer labels (``.labels``);
@@ -154,25 +159,51 @@ def train(net, train_set, test_set, out_dir, config=None, *, ctx=None, stop_afte
     if config.batch_size % len(contexts):
         raise ConfigError('batch size %d does not split evenly across %d devices'
                           % (config.batch_size, len(contexts)))
-    classes = getattr(net, 'classes', None)
-    if not isinstance(classes, int):
-        raise TypeError('train() needs net.classes, the number of outputs of %s'
-                        % type(net).__name__)
+    classes = num_outputs(net)
     for dataset in (train_set, test_set):
         check_raw_dataset(dataset, 'train()')
     _check_labels(classes, train=train_set, test=test_set)
     if len(train_set) < config.batch_size:
         raise ConfigError('the training set (%d images) is smaller than one batch of %d'
                           % (len(train_set), config.batch_size))
-    run = {'model': model_name or getattr(net, 'model_name', None),
-           'label_set': getattr(train_set, 'label_set', None),
+    model_name = model_name or getattr(net, 'model_name', None)
+    _make_ready(net, contexts, model_name, log)
+    _adopt_data_description(net, train_set)
+    run = {'model': model_name, 'label_set': getattr(train_set, 'label_set', None),
            'train_images': len(train_set), 'test_images': len(test_set),
-           'architecture': _architecture(net), 'command': command, 'note': note}
+           'architecture': _architecture(net), 'command': command, 'note': note,
+           'class_names': class_names(net), 'normalization': input_normalization(net),
+           'data_dir': train_set.root if isinstance(train_set, ImageFolder) else None}
     _make_folder(out_dir)
     with RunFolderLock(out_dir):
         loop = TrainingLoop(net, (train_set, test_set), out_dir, config, contexts, run,
                             log=log, progress=progress)
         return loop.run(stop_after, on_epoch_end)
+
+
+def _make_ready(net, contexts, name, log):
+    """Initialise ``net``'s uninitialised parameters (all of a fresh network, or the new head
+    of a fine-tuned one) with Xavier, as the paper does, saying so; and give layers built
+    without their input size (``nn.Dense(n)``) their shapes."""
+    if not is_initialized(net):
+        missing = [p for p in net.collect_params().values()
+                   if p._data is None and not p._deferred_init]  # pylint: disable=protected-access
+        for param in missing:
+            param.initialize(None, contexts, mx.init.Xavier())  # as Block.initialize does
+        log('%s: %d of its %d parameters had no value: initialised with Xavier, as the paper '
+            'does' % (name or type(net).__name__, len(missing), len(list(net.collect_params().values()))))
+    if any(0 in p.shape for p in net.collect_params().values()):
+        net(nd.zeros((1, 3, 32, 32), ctx=contexts[0]))
+
+
+def _adopt_data_description(net, train_set):
+    """Give ``net`` the class names of ``train_set`` (unless its head has its own) and its
+    normalisation (unless ``net`` has one: its pretrained weights', when fine-tuning)."""
+    names = getattr(train_set, 'class_names', None)
+    if class_names(net) is None and names:
+        set_class_names(net, tuple(names)[:num_outputs(net)])
+    if not has_input_normalization(net) and getattr(train_set, 'mean', None) is not None:
+        set_input_normalization(net, train_set.mean, train_set.std)
 
 
 def _make_folder(out_dir):
@@ -220,7 +251,7 @@ class TrainingLoop:
         self.folder, self.checkpoint = RunFolder(out_dir), Checkpoint(out_dir)
         self.config, self.contexts, self.run_info = config, contexts, run
         self.log, self.progress = log, progress
-        self.classes = net.classes
+        self.classes = num_outputs(net)
         self.steps = len(self.train_set) // config.batch_size
 
     def run(self, stop_after=None, on_epoch_end=None):
@@ -295,7 +326,8 @@ class TrainingLoop:
         rng = _epoch_rng(config.seed, epoch)
         use_mixup = config.mixup_at(epoch)
         mixed, total = False, 0.0
-        bar = tqdm(_batches(self.train_set, config.batch_size, rng, contexts[0]),
+        bar = tqdm(_batches(self.train_set, config.batch_size, rng, contexts[0],
+                            input_normalization(self.net)),
                    total=self.steps, desc='epoch %d/%d' % (epoch + 1, config.epochs),
                    disable=not self.progress, leave=False)
         for i, (x, y) in enumerate(bar):
@@ -333,7 +365,8 @@ class TrainingLoop:
         mx.nd.waitall()
         _average_running_statistics(self.net)
         logits = predict(self.tester.refresh(self.net), self.test_set.images,
-                         batch_size=self.config.batch_size, ctx=self.contexts[0])
+                         batch_size=self.config.batch_size, ctx=self.contexts[0],
+                         normalization=input_normalization(self.net))
         return error_rate(logits, self.test_set.labels)
 
 
@@ -346,6 +379,12 @@ def _write_record(folder, net, run, config):
               'params': count_params(net), 'config': config.to_dict(),
               'schema': config.describe(), 'command': run['command'] or old.get('command'),
               'note': run['note'] or old.get('note', ''), 'caveats': old.get('caveats', [])}
+    if run.get('data_dir'):
+        record['data_dir'] = run['data_dir']
+    if run.get('class_names'):
+        record['class_names'] = list(run['class_names'])
+    if run.get('normalization'):
+        record['mean'], record['std'] = (list(v) for v in run['normalization'])
     text = json.dumps(record, indent=1)
     if os.path.isfile(folder.file(RUN_FILE)):
         with open(folder.file(RUN_FILE)) as f:
@@ -379,13 +418,25 @@ def run_training(spec, out_dir, *, data_root=None, stop_after=None, progress=Tru
     """
     contexts = context_list(spec.ctx)
     fast = spec.fast if spec.fast is not None else contexts[0].device_type == 'cpu'
+    datasets = _run_datasets(spec, data_root, progress)
+    classes = (datasets[0].num_classes if spec.data_dir else
+               label_set(spec.label_set).head_width)
     mx.random.seed(spec.config.seed)  # the Xavier initialisation
-    net = get_model(spec.model, classes=label_set(spec.label_set).head_width, ctx=contexts,
-                    fast=fast, **spec.model_args)
-    datasets = []
-    for train_part, limit in ((True, spec.train_images), (False, spec.test_images)):
-        dataset = get_dataset(spec.label_set, train=train_part, root=data_root)
-        datasets.append(dataset.subset(limit) if limit and limit < len(dataset) else dataset)
+    net = get_model(spec.model, classes=classes, ctx=contexts, fast=fast, initialize=True,
+                    **spec.model_args)
     return train(net, datasets[0], datasets[1], out_dir, spec.config, ctx=contexts,
                  stop_after=stop_after, progress=progress, log=log, model_name=spec.model,
                  on_epoch_end=on_epoch_end, command=command, note=note)
+
+
+def _run_datasets(spec, data_root, progress):
+    """The training and test sets of ``spec``: its image folder's train and val splits, or its
+    CIFAR label set's, each cut to the spec's number of images."""
+    if spec.data_dir:
+        from .image_folder import load_train_val  # Pillow is needed for image folders only
+        datasets = load_train_val(spec.data_dir, progress=progress)
+    else:
+        datasets = [get_dataset(spec.label_set, train=part, root=data_root)
+                    for part in (True, False)]
+    return [d.subset(n) if n and n < len(d) else d
+            for d, n in zip(datasets, (spec.train_images, spec.test_images))]

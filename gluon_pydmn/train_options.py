@@ -1,5 +1,5 @@
-"""Command-line options for the training schema, shared by ``experiments/train.py`` and
-``experiments/sweep.py``: :func:`add_schema_arguments` adds them to a parser and
+"""Command-line options for the training schema, shared by ``gluon-pydmn train`` and
+``gluon-pydmn sweep``: :func:`add_schema_arguments` adds them to a parser and
 :func:`config_from_args` turns the parsed options into a :class:`~gluon_pydmn.schema.TrainConfig`.
 """
 import math
@@ -82,12 +82,21 @@ def config_from_args(args):
                if args.schedule_scale is not None else '',
                ' and '.join(map(str, config.unreached_decays())), config.epochs))
     if 'epochs' in length and 'lr_decay_epochs' not in length and config.epochs != DEFAULTS.epochs:
+        scale = config.epochs / DEFAULTS.epochs
         warnings.warn("--epochs %d keeps the paper's learning-rate decays at epochs %s and "
-                      'mixup on until %d epochs before the end: use --schedule-scale %g to '
-                      'compress the whole schema, or set --lr-decay-epochs'
+                      'mixup on until %d epochs before the end: %s'
                       % (config.epochs, ' and '.join(map(str, config.lr_decay_epochs)),
-                         config.mixup_off_last_epochs, config.epochs / DEFAULTS.epochs),
-                      stacklevel=2)
+                         config.mixup_off_last_epochs,
+                         'set --lr-decay-epochs' if TrainConfig.compressed(scale).unreached_decays()
+                         else 'use --schedule-scale %g to compress the whole schema, or set '
+                              '--lr-decay-epochs' % scale), stacklevel=2)
+    elif args.schedule_scale is not None and config.unreached_decays():
+        warnings.warn('--schedule-scale %g gives %d epochs, too few to reach its learning-rate '
+                      'decays (at epochs %s): the run trains at --lr %g throughout; set '
+                      '--lr-decay-epochs (below %d) for a decay'
+                      % (args.schedule_scale, config.epochs,
+                         ' and '.join(map(str, config.unreached_decays())), config.learning_rate,
+                         config.epochs), stacklevel=2)
     return config
 
 

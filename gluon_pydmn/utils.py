@@ -1,13 +1,11 @@
-"""Small helpers shared by the package: cache folder, atomic writes, downloads, command lines."""
+"""Small helpers shared by the package: cache folder, atomic writes, downloads."""
 import contextlib
 import os
-import shlex
 import shutil
-import sys
 import tempfile
 import urllib.request
 
-__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'is_temporary', 'write_text', 'download', 'command_line',
+__all__ = ['ENV_CACHE', 'cache_dir', 'atomic_path', 'is_temporary', 'write_text', 'download',
            'context_list', 'params_file_problem', 'mxnet_error_reason']
 
 ENV_CACHE = 'GLUON_PYDMN_CACHE'
@@ -82,13 +80,6 @@ def download(url, path, error, remedy, check=None):
     except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
         raise error('could not download %s into %s (%s): check the connection, or %s'
                     % (url, os.path.dirname(os.path.abspath(path)), e, remedy)) from e
-
-
-def command_line(script, argv=None):
-    """The shell command that ran ``script`` with ``argv`` (default ``sys.argv[1:]``), for
-    recording in generated results: ``python experiments/x.py --flag value``."""
-    words = [os.path.relpath(script)] + list(sys.argv[1:] if argv is None else argv)
-    return 'python ' + ' '.join(shlex.quote(w) for w in words)
 
 
 def context_list(ctx=None):

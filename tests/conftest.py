@@ -3,7 +3,6 @@
 The Makefile sets $GLUON_PYDMN_DATA and $GLUON_PYDMN_WEIGHTS (``make test``). A test that
 needs them fails, never skips, when they are missing.
 """
-import importlib.util
 import os
 import warnings
 
@@ -49,16 +48,6 @@ def cifar10_test(data_root):
 def cifar100_test(data_root):
     return {mode: data_mod.CIFAR100(data_root, train=False, label_mode=mode)
             for mode in ('fine', 'coarse')}
-
-
-def load_script(name):
-    """``experiments/<name>.py`` as a module, for calling its ``main(argv)``."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        'experiments', name + '.py')
-    spec = importlib.util.spec_from_file_location('experiments_' + name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_pretrained_quietly(name, classes, root, **kwargs):

@@ -14,7 +14,7 @@ from gluon_pydmn.evaluate import evaluate, predict
 @pytest.fixture(scope='module')
 def net():
     mx.random.seed(0)
-    net = g.get_cifar_net('mobilenet', 11, 0.25)
+    net = g.get_cifar_net('mobilenet', 11, 0.25, initialize=True)
     net.hybridize()
     return net
 

@@ -63,7 +63,7 @@ def test_named_parts_are_the_layers_of_the_forward_pass():
 
 
 def test_network_parts_and_parameter_names():
-    net = g.get_cifar_net('mobilenet', 29, 0.5)
+    net = g.get_cifar_net('mobilenet', 29, 0.5, initialize=True)
     assert [len(stage) for stage in net.stages()] == [3, 3, 3] and len(net.blocks()) == 9
     assert net.stem_conv.weight.shape == (32, 3, 3, 3) and net.stem_bn.gamma.grad_req == 'null'
     x = mx.nd.random.normal(shape=(2, 3, 32, 32))

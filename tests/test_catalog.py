@@ -13,9 +13,7 @@ from gluon_pydmn.evaluate import error_rate, evaluate, predict
 from gluon_pydmn.model_zoo import load_trained
 from gluon_pydmn.pretrained import RELEASED_LABEL_SETS, pretrained_cfg
 
-from conftest import load_script
-
-train_script = load_script('train')
+from gluon_pydmn.commands import train as train_script
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gluon_pydmn')
 

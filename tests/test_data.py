@@ -82,7 +82,7 @@ def test_missing_data_says_where_to_put_it(tmp_path):
         D.CIFAR10(str(tmp_path / 'nowhere'), train=False)
     msg = str(err.value)
     assert str(tmp_path / 'nowhere') in msg and 'cifar-10-binary.tar.gz' in msg
-    assert 'GLUON_PYDMN_DATA' in msg and 'make data' in msg
+    assert 'GLUON_PYDMN_DATA' in msg and 'gluon-pydmn download data' in msg
 
 
 def test_truncated_file_is_reported(data_root, tmp_path):

@@ -54,7 +54,7 @@ def _randomise_batchnorms(net, rng):
 def test_deploy_folds_leading_batchnorms_into_the_stream(family, images):
     """Leading BNs fold into a shifted stream where they can (also across projection shortcuts
     and into the last block) and stay where they cannot; the outputs match either way."""
-    net = g.get_cifar_net(family, 29, 0.25)
+    net = g.get_cifar_net(family, 29, 0.25, initialize=True)
     _randomise_batchnorms(net, np.random.RandomState(0))
     blocks = net.blocks()
     bn4, bn7 = blocks[4].pre_bn, blocks[7].pre_bn
@@ -74,7 +74,7 @@ def test_deploy_folds_leading_batchnorms_into_the_stream(family, images):
 
 def test_deploy_rejects_unknown_concat_mode(release_root):
     with pytest.raises(ValueError, match='grouped'):
-        deploy(g.get_model('mobilenet_29_0.5'), concat='stacked')
+        deploy(g.get_model('mobilenet_29_0.5', initialize=True), concat='stacked')
 
 
 @pytest.mark.parametrize('name', ZOO)

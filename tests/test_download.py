@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from gluon_pydmn import cli
+from gluon_pydmn.commands import download as download_command
 from gluon_pydmn import data as data_mod
 from gluon_pydmn import pretrained
 from gluon_pydmn.convert import ConversionError
@@ -65,7 +66,7 @@ def test_cifar_download_fetches_extracts_and_loads(data_root, cifar10_test, cifa
     monkeypatch.setattr(data_mod, 'OFFICIAL_URL', mirror.url)
     monkeypatch.setenv('GLUON_PYDMN_CACHE', str(tmp_path / 'cache'))
     root = tmp_path / 'data'
-    folders = data_mod.main(['download', str(root)])  # python -m gluon_pydmn.data download DIR
+    folders = download_command.main(['data', '--data-root', str(root), '--no-progress'])
     assert folders == [str(tmp_path / 'cache' / 'cifar' / f) for f in (
         'cifar-10-batches-bin', 'cifar-100-binary')]
     assert sorted(mirror.requests) == sorted('/' + a for a in archives)

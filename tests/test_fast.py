@@ -60,7 +60,7 @@ def test_fast_graph_same_outputs_and_gradients(name, release_root, cifar10_test)
 
 @pytest.mark.parametrize('family', ['pydmobilenet_add', 'pydmobilenet_concat'])
 def test_fast_pyramid_is_one_operator(family):
-    net = g.get_cifar_net(family, 29, 0.25, fast=True)
+    net = g.get_cifar_net(family, 29, 0.25, fast=True, initialize=True)
 
     def count(op, grouped=False):
         nodes = json.loads(net(mx.sym.var('data')).tojson())['nodes']
@@ -92,7 +92,7 @@ def test_fast_graph_trains_like_the_separate_branches(name, cifar10_test):
     nets, trainers = [], []
     for fast in (False, True):
         mx.random.seed(0)
-        net = g.get_model(name, fast=fast)
+        net = g.get_model(name, fast=fast, initialize=True)
         net.cast('float64')
         if fast:
             net.hybridize(static_alloc=True, static_shape=True)

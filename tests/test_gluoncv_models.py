@@ -5,19 +5,19 @@ The paper's Figure 2 compares PydMobileNet-Concat-56-0.25 with the pre-activatio
 training script trains them with the same schema, data pipeline, history and resume.
 """
 import os
+import warnings
 
 import mxnet as mx
 import numpy as np
 import pytest
 
 import gluon_pydmn as g
+from gluon_pydmn.classifier import num_outputs
 from gluon_pydmn.errors import UnknownNameError
 from gluon_pydmn.evaluate import error_rate, evaluate, predict
 from gluon_pydmn.model_zoo import gluoncv_cifar_names
 
-from conftest import load_script
-
-train_script = load_script('train')
+from gluon_pydmn.commands import train as train_script
 
 GLUONCV_NETWORKS = {'cifar_resnet20_v1': (20, 1), 'cifar_resnet56_v1': (56, 1),
                     'cifar_resnet110_v2': (110, 2)}  # name: (depth, version)
@@ -55,13 +55,17 @@ def test_gluoncv_network_is_gluoncvs_and_counted_right(name):
     mx.random.seed(0)
     net = g.get_model(name)
     assert type(net) is type(gluoncv_get_model(name, classes=10))
-    assert net.classes == 10 and net.pretrained_cfg is None
+    assert num_outputs(net) == 10 and net.pretrained_cfg is None
     params, macs = resnet_counts(*GLUONCV_NETWORKS[name])
     assert (g.count_params(net), g.count_flops(net)) == (params, macs)  # before any forward pass
     assert g.count_params(g.get_model(name, classes=100)) == resnet_counts(
         *GLUONCV_NETWORKS[name], classes=100)[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        net.initialize(mx.init.Xavier())  # GluonCV's habit: get_model leaves it uninitialised
+    assert not [w for w in caught if 'initialized' in str(w.message)]
     assert net(mx.nd.zeros((2, 3, 32, 32))).shape == (2, 10)
-    assert g.get_model(name, classes=100)(mx.nd.zeros((1, 3, 32, 32))).shape == (1, 100)
+    assert g.get_model(name, classes=100, initialize=True)(mx.nd.zeros((1, 3, 32, 32))).shape == (1, 100)
 
 
 def test_resnet110_is_the_papers_figure2_size():

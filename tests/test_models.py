@@ -26,7 +26,7 @@ def test_zoo_is_table3():
 @pytest.mark.parametrize('classes', [10, 100])
 @pytest.mark.parametrize('name', ZOO)
 def test_output_shape(name, classes):
-    net = g.get_model(name, classes=classes)
+    net = g.get_model(name, classes=classes, initialize=True)
     assert net.model_name == name
     x = mx.nd.random.uniform(shape=(2, 3, 32, 32))
     y = net(x)
@@ -80,7 +80,7 @@ def test_flops_equal_on_authors_graphs(release_root):
 
 
 def test_xavier_initialisation():
-    net = g.get_model('mobilenet_29_0.5')
+    net = g.get_model('mobilenet_29_0.5', initialize=True)
     w = net.output.weight.data().asnumpy()  # Dense 10 x 128: Xavier uniform, avg, magnitude 3
     bound = np.sqrt(3.0 / ((128 + 10) / 2.0))
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
@@ -89,7 +89,7 @@ def test_xavier_initialisation():
 
 def test_generic_constructor_other_depth_and_width():
     net = g.get_cifar_net('pydmobilenet_concat', depth=20, multiplier=0.3, classes=7,
-                          kernel_sizes=(3, 5))
+                          kernel_sizes=(3, 5), initialize=True)
     assert net(mx.nd.zeros((1, 3, 32, 32))).shape == (1, 7)
     # depth 20: 2 blocks per stage; 0.3 * 32 = 9 inner channels, 2 branches -> 18 into the last BN
     stage1 = net.stages()[0]
@@ -117,7 +117,7 @@ def test_bad_architecture_arguments(kwargs, match):
 
 @pytest.mark.parametrize('shape', [(2, 1, 32, 32), (3, 32, 32), (2, 32, 32, 3)])
 def test_wrong_input_shape(shape):
-    net = g.get_model('mobilenet_29_0.5')
+    net = g.get_model('mobilenet_29_0.5', initialize=True)
     for hybrid in (False, True):
         if hybrid:
             net.hybridize()
@@ -126,7 +126,7 @@ def test_wrong_input_shape(shape):
 
 
 def test_hybridized_export_roundtrip(tmp_path):
-    net = g.get_model('pydmobilenet_add_29_0.25')
+    net = g.get_model('pydmobilenet_add_29_0.25', initialize=True)
     net.hybridize()
     x = mx.nd.random.uniform(shape=(2, 3, 32, 32))
     y = net(x)

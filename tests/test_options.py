@@ -7,15 +7,13 @@ import shutil
 import pytest
 
 from gluon_pydmn import cli
+from gluon_pydmn.commands import evaluate as evaluate_script, figure2 as plot_figure2
+from gluon_pydmn.commands import runs as index_runs, train as train_script
 from gluon_pydmn.errors import CheckpointError, CheckpointMismatchError, LabelSetMismatchError
 from gluon_pydmn.model_zoo import load_trained
 from gluon_pydmn.run_folder import RunFolder
 from gluon_pydmn.schema import TrainConfig
-
-from conftest import load_script
-
-train_script, evaluate_script, index_runs, plot_figure2 = (
-    load_script(n) for n in ('train', 'evaluate', 'index_runs', 'plot_figure2'))
+from gluon_pydmn.train_options import config_from_args
 
 MODEL, OTHER_MODEL = 'mobilenet_29_0.5', 'mobilenet_29_0.25'
 TINY = ['--batch-size', '64', '--limit-train', '128', '--limit-test', '64', '--no-progress']
@@ -99,6 +97,21 @@ def test_schema_values_no_run_can_use_are_refused(extra, message, data_root, tmp
                                      '--out', str(out)] + TINY + extra, capsys)
     assert err.startswith(message), err
     assert not out.exists()
+
+
+@pytest.mark.parametrize('extra, warning', [
+    (['--schedule-scale', '0.003125'],
+     r'--schedule-scale 0.003125 gives 1 epochs, too few to reach its learning-rate decays \(at '
+     r'epochs 1 and 1\): the run trains at --lr 0.1 throughout'),
+    (['--epochs', '1'], r'--epochs 1 keeps .*: set --lr-decay-epochs$'),
+    (['--epochs', '32'], r'--epochs 32 keeps .*: use --schedule-scale 0.1 to compress'),
+])
+def test_a_schema_too_short_for_its_decays_is_named(extra, warning):
+    import argparse
+    p = argparse.ArgumentParser()
+    train_script.add_arguments(p)
+    with pytest.warns(UserWarning, match=warning):
+        config_from_args(p.parse_args(['--model', MODEL] + extra))
 
 
 def test_the_schema_refuses_non_finite_numbers_and_early_decays():

@@ -26,7 +26,7 @@ def test_missing_weights_name_the_files_and_the_fix(tmp_path):
     msg = str(err.value)
     assert 'mobilenet/cifar10_mobilenet56_1-0000.params' in msg
     assert 'mobilenet_56_1-cifar10.params' in msg
-    assert 'make pretrained' in msg and 'GLUON_PYDMN_WEIGHTS' in msg
+    assert 'gluon-pydmn download weights' in msg and 'GLUON_PYDMN_WEIGHTS' in msg
 
 
 def test_weights_root_from_environment(release_root, monkeypatch, tmp_path):
@@ -52,7 +52,7 @@ def test_truncated_params_fail_loudly_without_hash(release_root, tmp_path):
         data = f.read()
     with open(params, 'wb') as f:
         f.write(data[:5000])
-    net = g.get_model('mobilenet_29_0.5')
+    net = g.get_model('mobilenet_29_0.5', initialize=True)
     with pytest.raises(ConversionError, match='truncated or corrupt'):
         load_authors_params(net, sym, params)
 
@@ -68,13 +68,13 @@ def test_truncated_params_fail_loudly_without_hash(release_root, tmp_path):
 def test_conversion_checks_structure_and_shapes(release_root, source, target, reason):
     sym, params = (os.path.join(release_root, f) for f in pretrained_cfg(source, 10).release_files)
     with pytest.raises(ConversionError, match=reason):
-        load_authors_params(g.get_model(target), sym, params)
+        load_authors_params(g.get_model(target, initialize=True), sym, params)
 
 
 def test_conversion_checks_number_of_classes(release_root):
     sym, params = (os.path.join(release_root, f) for f in pretrained_cfg('mobilenet_29_0.5', 100).release_files)
     with pytest.raises(ConversionError, match="num_hidden': '100'"):
-        load_authors_params(g.get_model('mobilenet_29_0.5', classes=10), sym, params)
+        load_authors_params(g.get_model('mobilenet_29_0.5', classes=10, initialize=True), sym, params)
 
 
 def test_pretrained_needs_10_or_100_classes():

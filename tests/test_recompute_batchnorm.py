@@ -1,5 +1,5 @@
 """recompute_batchnorm ("precise BN") on real training images, and its option in
-experiments/evaluate.py."""
+gluon-pydmn evaluate."""
 import mxnet as mx
 import numpy as np
 import pytest
@@ -29,7 +29,7 @@ def _statistics(net):
 
 
 def test_the_input_batchnorm_gets_the_mean_of_its_batch_statistics(train_images):
-    net = g.get_model(MODEL)
+    net = g.get_model(MODEL, initialize=True)
     layers = _batchnorms(net)
     assert recompute_batchnorm(net, train_images, batch_size=64, seed=3) == len(layers) == 39
     rng = np.random.RandomState(3)  # the same augmentation, batch by batch
@@ -48,7 +48,7 @@ def test_the_input_batchnorm_gets_the_mean_of_its_batch_statistics(train_images)
 def test_hybridized_networks_get_the_statistics_of_imperative_ones(train_images, tmp_path):
     """A static_alloc graph writes the statistics in its backward pass behind the engine's
     back; reading them without waiting gave hybridized networks other statistics."""
-    imperative = g.get_model(MODEL)
+    imperative = g.get_model(MODEL, initialize=True)
     path = str(tmp_path / 'init.params')
     imperative.save_parameters(path)
     hybridized = g.get_model(MODEL, checkpoint_path=path)
@@ -69,7 +69,7 @@ def test_hybridized_networks_get_the_statistics_of_imperative_ones(train_images,
 ])
 def test_bad_input_is_refused(net, images, batch_size, message, train_images):
     if net == 'zoo':
-        net = g.get_model(MODEL)
+        net = g.get_model(MODEL, initialize=True)
     elif net == 'dense':
         net = nn.Dense(10)
     else:

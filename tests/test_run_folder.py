@@ -31,7 +31,7 @@ from gluon_pydmn.train import TrainConfig, train
 data_root, folder, target = sys.argv[1], sys.argv[2], int(sys.argv[3])
 config = TrainConfig(**{CONFIG})
 mx.random.seed(0)
-net = g.get_cifar_net('mobilenet', 11, 0.25)
+net = g.get_cifar_net('mobilenet', 11, 0.25, initialize=True)
 train_set = g.CIFAR10(data_root, train=True).subset(128)
 test_set = g.CIFAR10(data_root, train=False).subset(64)
 calls = [0]
@@ -56,7 +56,7 @@ def tiny_data(data_root):
 
 def _net():
     mx.random.seed(0)
-    return g.get_cifar_net('mobilenet', 11, 0.25)
+    return g.get_cifar_net('mobilenet', 11, 0.25, initialize=True)
 
 
 def _params(path):

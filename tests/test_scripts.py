@@ -1,4 +1,4 @@
-"""experiments/evaluate.py and experiments/export.py on real data and the authors' weights, and
+"""gluon-pydmn evaluate and gluon-pydmn export on real data and the authors' weights, and
 the loading of one's own checkpoints they rest on (get_model(checkpoint_path=), load_trained)."""
 import mxnet as mx
 import numpy as np
@@ -6,13 +6,12 @@ import pytest
 
 import gluon_pydmn as g
 from gluon_pydmn import cli
+from gluon_pydmn.commands import evaluate as evaluate_script, export as export_script
 from gluon_pydmn.evaluate import LabelSetMismatchError, evaluate
 from gluon_pydmn.model_zoo import MODEL_CFGS, load_trained
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 
-from conftest import load_script, reset_input_batchnorm
-
-evaluate_script, export_script = load_script('evaluate'), load_script('export')
+from conftest import reset_input_batchnorm
 
 MODEL = 'pydmobilenet_concat_29_0.25'
 
@@ -134,8 +133,8 @@ def test_export_script_fails_when_an_export_differs(data_root, release_root, tmp
 ])
 def test_export_script_refuses_bad_options(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
-        export_script.parse_args(['--model', 'mobilenet_29_0.5']
-                                 + [a.replace('{tmp}', str(tmp_path)) for a in argv])
+        cli.parse_command(export_script, ['--model', 'mobilenet_29_0.5']
+                          + [a.replace('{tmp}', str(tmp_path)) for a in argv])
     assert info.value.code == 2 and message in capsys.readouterr().err
 
 
@@ -153,5 +152,5 @@ def test_export_script_reports_an_unwritable_out_in_one_line(data_root, release_
 
 def test_evaluate_script_refuses_batch_size_zero(capsys):
     with pytest.raises(SystemExit) as info:
-        evaluate_script.parse_args(['--model', 'mobilenet_29_0.5', '--batch-size', '0'])
+        cli.parse_command(evaluate_script, ['--model', 'mobilenet_29_0.5', '--batch-size', '0'])
     assert info.value.code == 2 and 'at least 1' in capsys.readouterr().err

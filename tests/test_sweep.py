@@ -10,15 +10,14 @@ import sys
 import pytest
 
 import gluon_pydmn as g
+from gluon_pydmn import cli
+from gluon_pydmn.commands import sweep as sweep_script
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.reproduce.sweep import head_width, run_folder, run_sweep, sweep_specs
 from gluon_pydmn.reproduce.table3 import read_csv
 from gluon_pydmn.run_folder import RunFolder
 from gluon_pydmn.train import TrainConfig
 
-from conftest import load_script
-
-sweep_script = load_script('sweep')
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 MODELS = ['mobilenet_29_0.5', 'pydmobilenet_add_29_0.25']
@@ -83,7 +82,7 @@ def test_sweep_trains_every_run_and_a_rerun_trains_nothing(local_ray, data_root,
         column = 'cifar10_error' if label_set == 'cifar10' else 'cifar100_coarse_error'
         assert float(row['released_error']) == released[model][column]
         # the head is as wide as the authors': 100 outputs for the coarse labels too
-        net = g.get_model(model, classes=head_width(label_set))
+        net = g.get_model(model, classes=head_width(label_set), initialize=True)
         net.load_parameters(os.path.join(folder, 'final.params'))
         with open(os.path.join(folder, 'summary.md')) as f:  # the run folder's own report
             summary = f.read()
@@ -199,7 +198,7 @@ def test_sweep_refuses_unknown_networks_and_bad_resources(capsys):
         sweep_script.main(['--models', 'pydmobilenet_56', '--collect-only'])
     for option, value in (('--gpus-per-run', '-1'), ('--cpus-per-run', '0')):
         with pytest.raises(SystemExit):
-            sweep_script.parse_args([option, value])
+            cli.parse_command(sweep_script, [option, value])
         assert 'expected' in capsys.readouterr().err
 
 

@@ -5,15 +5,14 @@ import os
 
 import pytest
 
-from conftest import load_script
-
-reproduce_table3 = load_script('reproduce_table3')
+from gluon_pydmn.commands import table3 as reproduce_table3
 
 
 def test_reproduce_table3_one_model(data_root, release_root, tmp_path, capsys):
     work, out = tmp_path / 'work', tmp_path / 'out'
     args = ['--data-root', data_root, '--weights-root', release_root, '--work-dir', str(work),
-            '--out-dir', str(out), '--models', 'mobilenet_29_0.5', '--batch-size', '500']
+            '--out', str(out), '--models', 'mobilenet_29_0.5', '--batch-size', '500',
+            '--no-progress']
     reproduce_table3.main(args)
     with open(out / 'table3.csv') as f:
         rows = {r['zoo_name']: r for r in csv.DictReader(f)}
@@ -80,7 +79,7 @@ def test_saved_results_are_keyed_on_code_data_weights_and_batch_size(data_root, 
 def test_missing_paper_tables_are_named(monkeypatch, tmp_path):
     monkeypatch.setenv('GLUON_PYDMN_PAPER_TABLES', str(tmp_path / 'nowhere.json'))
     with pytest.raises(FileNotFoundError, match='nowhere.json.*GLUON_PYDMN_PAPER_TABLES'):
-        reproduce_table3.main(['--out-dir', str(tmp_path)])
+        reproduce_table3.main(['--out', str(tmp_path)])
 
 
 def test_table3_error_reads_the_papers_columns():

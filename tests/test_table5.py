@@ -1,5 +1,5 @@
 """The Table 5 harness: its --ctx option, the no-GPU exit, the machine line, the table written by
-experiments/table5.py on real images and weights (tiny repeats), the paper's ranking claims
+gluon-pydmn table5 on real images and weights (tiny repeats), the paper's ranking claims
 checked on the paper's own numbers, and deploy forms that stay fused when re-hybridized."""
 import os
 import subprocess
@@ -11,6 +11,7 @@ import pytest
 
 import gluon_pydmn as g
 from gluon_pydmn import cli
+from gluon_pydmn.commands import table5 as table5_script
 from gluon_pydmn.deployment import deploy
 from gluon_pydmn.reproduce import table3, table5
 from gluon_pydmn.machine import machine_info, machine_line
@@ -19,9 +20,6 @@ from gluon_pydmn.reproduce.paper import load_paper_tables
 from conftest import load_pretrained_quietly
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, 'experiments', 'table5.py')
-sys.path.insert(0, os.path.join(ROOT, 'experiments'))
-import table5 as table5_script  # noqa: E402
 
 NO_GPU = ('error: this MXNet build (mxnet %s) has no GPU support; install a CUDA build such as '
           'mxnet-cu112 (pip install mxnet-cu112==%s) to use a GPU'
@@ -39,12 +37,13 @@ def test_table5_models_are_the_papers_rows():
 @pytest.mark.parametrize('text, ctx', [('cpu', mx.cpu()), ('gpu', mx.gpu(0)),
                                        (' GPU:3 ', mx.gpu(3))])
 def test_script_takes_one_device(text, ctx):
-    assert table5_script.parse_args(['--ctx', text]).ctx == ctx
+    assert cli.parse_command(table5_script, ['--ctx', text]).ctx == ctx
 
 
 @pytest.mark.parametrize('text, message', [
     ('tpu', "expected 'cpu', 'gpu', 'gpu:N' or 'gpu:N,M,...' (distinct GPU ids), got 'tpu'"),
-    ('gpu:0,1', "Table 5 times one device at a time, got 'gpu:0,1'")])
+    ('gpu:0,1', "this command runs on one device at a time ('cpu', 'gpu' or 'gpu:N'), got "
+                "'gpu:0,1'")])
 def test_script_refuses_a_bad_ctx(text, message, capsys):
     with pytest.raises(SystemExit) as e:
         table5_script.main(['--ctx', text])
@@ -57,7 +56,7 @@ def test_no_gpu_build_exits_2_with_one_line_before_loading_anything(ctx, tmp_pat
     assert not mx.runtime.Features().is_enabled('CUDA')  # this machine's build
     with pytest.raises(SystemExit) as e:  # a data folder that does not exist is never reached
         cli.run(table5_script.main, ['--ctx', ctx, '--data-root', str(tmp_path / 'none'),
-                                     '--out-dir', str(tmp_path)])
+                                     '--out', str(tmp_path)])
     assert e.value.code == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [NO_GPU] and captured.out == ''
@@ -67,7 +66,7 @@ def test_no_gpu_build_exits_2_with_one_line_before_loading_anything(ctx, tmp_pat
 def test_missing_data_exits_2_with_one_line_naming_the_folder(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.run(table5_script.main, ['--data-root', str(tmp_path / 'none'),
-                                     '--out-dir', str(tmp_path), '--no-progress'])
+                                     '--out', str(tmp_path), '--no-progress'])
     assert e.value.code == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith('error: ') and str(tmp_path / 'none') in lines[0]
@@ -76,7 +75,8 @@ def test_missing_data_exits_2_with_one_line_naming_the_folder(tmp_path, capsys):
 
 def test_no_gpu_exit_as_a_process(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, SCRIPT, '--ctx', 'gpu', '--out-dir', str(tmp_path)],
+    proc = subprocess.run([sys.executable, '-m', 'gluon_pydmn', 'table5', '--ctx', 'gpu', '--out',
+                           str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [NO_GPU] and proc.stdout == ''
@@ -87,7 +87,7 @@ def test_no_gpu_exit_as_a_process(tmp_path):
 def script_run(data_root, release_root, tmp_path_factory):
     out = tmp_path_factory.mktemp('table5')
     rows = table5_script.main(['--ctx', 'cpu', '--models'] + MODELS[::-1] + [
-        '--batch-size', '8', '--repeats', '3', '--warmup', '1', '--out-dir', str(out),
+        '--batch-size', '8', '--repeats', '3', '--warmup', '1', '--out', str(out),
         '--data-root', data_root, '--weights-root', release_root, '--no-progress'])
     return out, rows
 
@@ -236,7 +236,7 @@ def test_gpu_layout_has_no_onnx_runtime(script_run, tmp_path):
     assert back[0]['deploy_ms'] == pytest.approx(rows[0]['deploy_ms'], rel=1e-5)
     info = dict(machine_info(mx.cpu()), ctx='gpu(0)', gpu='GeForce GTX 750 Ti', onnxruntime=None,
                 warmup=1, load=(0.5, 0.5))  # as machine_info gives it on a GPU context
-    text = table5.to_document(gpu_rows, info, 'python experiments/table5.py --ctx gpu')
+    text = table5.to_document(gpu_rows, info, 'gluon-pydmn table5 --ctx gpu')
     assert text.startswith('# Table 5 on a GPU: inference time, batch 8\n')
     assert '; GPU GeForce GTX 750 Ti;' in text and 'ONNX' not in text
 
@@ -248,8 +248,8 @@ def test_gpu_layout_has_no_onnx_runtime(script_run, tmp_path):
 ])
 def test_script_refuses_bad_options_before_timing(option, value, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        table5_script.parse_args([option, value])
+        cli.parse_command(table5_script, [option, value])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert 'argument %s' % option in err and message in err
-    assert table5_script.parse_args(['--warmup', '0']).warmup == 0
+    assert cli.parse_command(table5_script, ['--warmup', '0']).warmup == 0

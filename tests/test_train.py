@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import gluon_pydmn as g
+from gluon_pydmn import cli
+from gluon_pydmn.commands import train as train_script
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.errors import UserError
 from gluon_pydmn.evaluate import error_rate, predict
@@ -22,9 +24,7 @@ from gluon_pydmn.train import (CheckpointError, CheckpointMismatchError, RunFold
                                TrainConfig, TrainingDivergedError, mixup, train)
 from gluon_pydmn.train_options import config_from_args
 
-from conftest import load_script, reset_input_batchnorm
-
-train_script = load_script('train')
+from conftest import reset_input_batchnorm
 
 # lr 0.01: small enough that MKL-DNN's last-bit differences between a fresh and a re-used graph
 # stay near 1e-6 after two epochs, where a lost optimizer state or data order changes ~1e-1.
@@ -154,7 +154,7 @@ def tiny_data(data_root):
 
 def _net(family='pydmobilenet_concat', seed=0):
     mx.random.seed(seed)
-    return g.get_cifar_net(family, 11, 0.25, fast=True)
+    return g.get_cifar_net(family, 11, 0.25, fast=True, initialize=True)
 
 
 def _params(net):
@@ -200,7 +200,7 @@ def test_resume_is_exact_under_the_papers_schema(data_root, tmp_path):
 
     def zoo_net():
         mx.random.seed(0)
-        return g.get_model('mobilenet_29_0.5', fast=True)
+        return g.get_model('mobilenet_29_0.5', fast=True, initialize=True)
     whole = zoo_net()
     history = train(whole, *data, str(tmp_path / 'whole'), config, progress=False)
     train(zoo_net(), *data, str(tmp_path / 'parts'), config, progress=False, stop_after=1)
@@ -219,7 +219,7 @@ def test_training_trains_every_batchnorm(name, tiny_data, tmp_path):
     initial 0 and 1, for every zoo network and a GluonCV CIFAR ResNet v2 (whose first layer is,
     as in ours, a BatchNorm without gamma or beta on the data, which MXNet's CPU BatchNorm
     once left untrained)."""
-    net = g.get_model(name, fast=True) if name in g.get_model_list() else g.get_model(name)
+    net = g.get_model(name, fast=True, initialize=True) if name in g.get_model_list() else g.get_model(name, initialize=True)
     config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01, lr_decay_epochs=(),
                          mixup_off_last_epochs=0)
     train(net, *tiny_data, str(tmp_path), config, progress=False, log=lambda message: None)
@@ -251,11 +251,11 @@ def test_same_network_on_another_label_set_names_the_label_set(data_root, tmp_pa
     coarse = g.CIFAR100(data_root, train=True, label_mode='coarse').subset(64)
     test = g.CIFAR100(data_root, train=False, label_mode='coarse').subset(32)
     mx.random.seed(0)
-    train(g.get_cifar_net('mobilenet', 11, 0.25, classes=100), coarse, test, str(tmp_path),
+    train(g.get_cifar_net('mobilenet', 11, 0.25, classes=100, initialize=True), coarse, test, str(tmp_path),
           config, progress=False, model_name='mobilenet_11_0.25')
     with pytest.raises(CheckpointMismatchError,
                        match="label set 'cifar100-coarse', now 'cifar100-fine'"):
-        train(g.get_cifar_net('mobilenet', 11, 0.25, classes=100), fine, test, str(tmp_path),
+        train(g.get_cifar_net('mobilenet', 11, 0.25, classes=100, initialize=True), fine, test, str(tmp_path),
               config, progress=False, model_name='mobilenet_11_0.25')
 
 
@@ -399,11 +399,12 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
         state = json.load(f)
     assert state['model'] == 'mobilenet_29_0.5' and state['epoch'] == 2
     assert state['config']['batch_size'] == 64
-    net = g.get_model('mobilenet_29_0.5')
+    net = g.get_model('mobilenet_29_0.5', initialize=True)
     net.load_parameters(os.path.join(out, 'final.params'))  # loads into a fresh zoo model
     with open(os.path.join(out, 'summary.md')) as f:
         summary = f.read()
-    assert 'train.py --model mobilenet_29_0.5' in summary and '128 training images' in summary
+    assert 'gluon-pydmn train --model mobilenet_29_0.5' in summary
+    assert '128 training images' in summary
     assert '2 of 2 epochs done' in summary
     paper = table3_error(load_paper_tables(), 'MobileNet-29-0.5', 'cifar10')
     assert paper == 8.63 and "The paper's Table 3 gives 8.63% for this network" in summary
@@ -476,7 +477,7 @@ def test_a_migrated_run_with_a_stale_input_batchnorm_resumes_with_its_epochs_mar
     assert 'epochs 1-1 marked as tested with a stale input BatchNorm' in changes
     assert migrate_run_folder(out) == []  # now current
     assert RunFolder(out).caveats() == [Caveat(1, 1, RunFolder(out).caveats()[0].text)]
-    assert 'train.py --model mobilenet_29_0.5' in RunFolder(out).record()['command']
+    assert 'gluon-pydmn train --model mobilenet_29_0.5' in RunFolder(out).record()['command']
     history = train_script.main(args)
     assert [r['epoch'] for r in history] == [1, 2, 3]
     assert not any('stale_input_bn' in r for r in history)
@@ -535,14 +536,16 @@ def test_split_batch_loss_is_the_batch_mean(tiny_data, tmp_path):
                                 batch_size=128))
     contexts = [mx.cpu(0), mx.cpu(1)]
     mx.random.seed(0)
-    net = g.get_cifar_net('mobilenet', 11, 0.5, ctx=contexts)
+    net = g.get_cifar_net('mobilenet', 11, 0.5, ctx=contexts, initialize=True)
     history = train(net, *tiny_data, str(tmp_path), config, ctx=contexts, progress=False)
     # recompute the epoch's single batch by hand, each half on its own device
+    from gluon_pydmn.data import CIFAR_MEAN, CIFAR_STD
     from gluon_pydmn.train import _batches, _epoch_rng
-    x, y = next(_batches(tiny_data[0], 128, _epoch_rng(config.seed, 0), mx.cpu()))
+    x, y = next(_batches(tiny_data[0], 128, _epoch_rng(config.seed, 0), mx.cpu(),
+                         (CIFAR_MEAN, CIFAR_STD)))
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     mx.random.seed(0)
-    fresh = g.get_cifar_net('mobilenet', 11, 0.5)
+    fresh = g.get_cifar_net('mobilenet', 11, 0.5, initialize=True)
     fresh.hybridize()
     with mx.autograd.record():  # training-mode BatchNorm, as in the epoch
         halves = [loss_fn(fresh(x[i:i + 64]), y[i:i + 64]).sum().asscalar() for i in (0, 64)]
@@ -550,12 +553,14 @@ def test_split_batch_loss_is_the_batch_mean(tiny_data, tmp_path):
 
 
 def test_train_script_rejects_bad_gpu_ids(capsys):
-    for bad in ('zero', '', '0,,1', '1,1', '-1'):
+    for bad in ('gpu:zero', '', 'gpu:0,,1', 'gpu:1,1', 'gpu:-1', '0,1'):
         with pytest.raises(SystemExit):
-            train_script.parse_args(['--model', 'mobilenet_29_0.5', '--gpus', bad])
-        assert 'distinct comma-separated GPU ids' in capsys.readouterr().err
-    assert train_script.parse_args(['--model', 'mobilenet_29_0.5', '--gpus', '0,1']).gpus == [0, 1]
-    assert train_script.parse_args(['--model', 'mobilenet_29_0.5']).gpus == []
+            cli.parse_command(train_script, ['--model', 'mobilenet_29_0.5', '--ctx', bad])
+        assert '(distinct GPU ids), got %r' % bad in capsys.readouterr().err
+    parse = lambda *argv: cli.parse_command(train_script,  # noqa: E731
+                                            ['--model', 'mobilenet_29_0.5'] + list(argv))
+    assert parse('--ctx', 'gpu:0,1').ctx == [mx.gpu(0), mx.gpu(1)]
+    assert parse().ctx == [mx.cpu()]
 
 
 def test_train_script_compresses_the_schema_and_says_so(data_root, tmp_path):
@@ -583,8 +588,8 @@ def test_train_script_warns_when_epochs_leave_the_decays_behind(data_root, tmp_p
         train_script.main(args)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        config_from_args(train_script.parse_args(args + ['--lr-decay-epochs']))  # no decay
-        config_from_args(train_script.parse_args(args[:6]))
+        config_from_args(cli.parse_command(train_script, args + ['--lr-decay-epochs']))  # no decay
+        config_from_args(cli.parse_command(train_script, args[:6]))
 
 
 def test_checkpoint_from_before_a_new_schema_field_resumes(tiny_data, tmp_path):
@@ -641,7 +646,7 @@ def test_a_folder_without_a_finished_epoch_says_so(tmp_path):
 @pytest.mark.parametrize('value', ['0', '-5', 'x'])
 def test_train_script_refuses_counts_below_one(option, value, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        train_script.parse_args(['--model', 'mobilenet_29_0.5', option, value])
+        cli.parse_command(train_script, ['--model', 'mobilenet_29_0.5', option, value])
     assert exit_info.value.code == 2
     assert 'expected a whole number of at least 1, got %r' % value in capsys.readouterr().err
 

@@ -85,7 +85,7 @@ class _Recorder:
 
 def _net(seed):
     mx.random.seed(seed)
-    return g.get_cifar_net('mobilenet', 11, 0.5)
+    return g.get_cifar_net('mobilenet', 11, 0.5, initialize=True)
 
 
 @pytest.fixture(scope='module')

@@ -13,6 +13,6 @@
 * :mod:`~gluon_pydmn.reproduce.run_index`: the index of committed training runs;
 * :mod:`~gluon_pydmn.reproduce.sweep`: Table 3 trained from scratch, as Ray tasks.
 
-The scripts in ``experiments/`` drive them (``make reproduce-table3``, ``make tradeoff``,
-``make table5``, ``make benchmark``, ``make figure2``, ``make training-index``, ``make sweep``).
+The subcommands of ``gluon-pydmn`` (:mod:`gluon_pydmn.commands`) drive them: ``table3``,
+``tradeoff``, ``table5``, ``benchmark``, ``figure2``, ``runs``, ``signature``, ``sweep``.
 """

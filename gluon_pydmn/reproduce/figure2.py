@@ -2,7 +2,7 @@
 
 The paper draws these curves for the pre-activation ResNet-110 (GluonCV's
 ``cifar_resnet110_v2``) and PydMobileNet-Concat-56-0.25 on CIFAR-10. Here the curves come from
-run folders of :func:`gluon_pydmn.train.train` (``experiments/train.py``): each run's
+run folders of :func:`gluon_pydmn.train.train` (``gluon-pydmn train``): each run's
 ``history.csv`` gives the curves and its ``run.json`` the network, its #params and the schema,
 which the caption states, so any set of runs can be drawn the same way.
 """

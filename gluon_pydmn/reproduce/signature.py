@@ -5,7 +5,7 @@ Mixup trains on blends of two images with blended labels, so a network trained w
 answers a 50/50 blend of two test images with about half of each class (a loss near
 ``ln 2 = 0.69``) and is rarely near-certain on a clean image; a network trained on clean
 images only is near-certain on most clean images and picks one side of a blend (a loss of
-several nats). ``experiments/signature.py`` (``make signature``) puts the authors' released
+several nats). ``gluon-pydmn signature`` puts the authors' released
 weights and our training runs side by side in ``results/signature.md``.
 
 The squared norm of the weights (:func:`weight_norms`) is a signature of the schema rather

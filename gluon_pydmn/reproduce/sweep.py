@@ -259,10 +259,13 @@ class SweepMonitor:
         Receives the progress lines.
     on_event : callable, optional
         Also called with each event.
+    epoch_lines : bool
+        Log a line per finished epoch (else only each run's end).
     """
 
-    def __init__(self, specs, log=print, on_event=None):
+    def __init__(self, specs, log=print, on_event=None, epoch_lines=True):
         self.specs, self.log, self.on_event = specs, log, on_event
+        self.epoch_lines = epoch_lines
         self.status = {_key(s): 'not started' for s in specs}
         self.epochs = {_key(s): 0 for s in specs}
 
@@ -285,9 +288,10 @@ class SweepMonitor:
         elif event['kind'] == 'epoch':
             row = event['row']
             self.epochs[key] = row['epoch']
-            self.log('%s %s: epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
-                     % (self.progress(), name, row['epoch'], event['epochs'], row['lr'],
-                        row['train_loss'], row['test_error'], row['seconds']))
+            if self.epoch_lines:
+                self.log('%s %s: epoch %d/%d  lr %g  loss %.4f  test error %.2f%%  (%.0f s)'
+                         % (self.progress(), name, row['epoch'], event['epochs'], row['lr'],
+                            row['train_loss'], row['test_error'], row['seconds']))
         if self.on_event is not None:
             self.on_event(event)
 
@@ -308,7 +312,7 @@ def _key(spec):
 
 
 def run_sweep(specs, out, *, resources=SweepResources(), data_root=None, on_event=None, log=print,
-              command=None, released_csv=None):
+              command=None, released_csv=None, progress=True):
     """Train every run of ``specs`` as a Ray task and write the table into ``out``.
 
     Parameters
@@ -331,6 +335,8 @@ def run_sweep(specs, out, *, resources=SweepResources(), data_root=None, on_even
         Recorded in ``table3-trained.md``.
     released_csv : str, optional
         ``results/table3.csv``, for the released weights' errors (:func:`collect`).
+    progress : bool
+        Log a line per finished epoch across the sweep (else only each run's end).
 
     Returns
     -------
@@ -343,7 +349,7 @@ def run_sweep(specs, out, *, resources=SweepResources(), data_root=None, on_even
     if started_ray:
         local = resources.address is None and not os.environ.get('RAY_ADDRESS')
         ray.init(address=resources.address, **(dict(include_dashboard=False) if local else {}))
-    monitor = SweepMonitor(specs, log, on_event)
+    monitor = SweepMonitor(specs, log, on_event, epoch_lines=progress)
     try:
         _train_runs(specs, out, resources, data_root, monitor,
                     lambda: write_table(out, collect(specs, out, monitor.status,
@@ -441,7 +447,7 @@ def collect(specs, out, states=None, paper_tables=None, released_csv=None):
     paper_tables : dict, optional
         :func:`gluon_pydmn.reproduce.paper.load_paper_tables`' result; default loaded if available.
     released_csv : str, optional
-        ``results/table3.csv`` of ``make reproduce-table3``, for the released weights' errors.
+        ``results/table3.csv`` of ``gluon-pydmn table3``, for the released weights' errors.
 
     Returns
     -------
@@ -506,7 +512,7 @@ def to_markdown(rows, command=None):
               '"CIFAR-100" column reports) and CIFAR-100 on its 100 fine labels '
               '(`cifar100-fine`, which the paper does not report). "released weights" is the '
               'error of the authors\' checkpoints in `results/table3.csv` '
-              '(`make reproduce-table3`). A stopped run resumes when the sweep is run again.']
+              '(`gluon-pydmn table3`). A stopped run resumes when the sweep is run again.']
     return '\n'.join(lines) + '\n'
 
 

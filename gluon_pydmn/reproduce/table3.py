@@ -29,7 +29,7 @@ from ..data import CIFAR10, CIFAR100
 from ..evaluate import error_rate, predict
 from ..model_zoo import CoarseLabelWarning, get_model
 from ..pretrained import RELEASED_LABEL_SETS
-from ..utils import atomic_path
+from ..utils import atomic_path, context_list
 from .paper import GLUONCV_ROWS, model_of_row
 
 __all__ = ['COLUMNS', 'MARKDOWN_COLUMNS', 'measure', 'code_digest', 'build_rows', 'to_csv',
@@ -68,7 +68,7 @@ COLUMNS = ([_column('model', 'Model', kind=str),
 is missing. The Markdown table leaves out ``params`` and ``note``."""
 
 MARKDOWN_COLUMNS = [c for c in COLUMNS if c.key not in ('params', 'note')]
-_WRITER = '`make reproduce-table3` (or `python experiments/reproduce_table3.py`)'
+_WRITER = '`gluon-pydmn table3`'
 
 
 def _gluoncv_net(name, pretrained):
@@ -86,22 +86,22 @@ def _load_zoo(name, labels, weights_root, ctx):
                          ctx=ctx)
 
 
-def _measure_zoo(net, name, labels, test_sets, batch_size, ctx):
+def _measure_zoo(net, name, labels, test_sets, batch_size, ctx, *, progress=True):
     """Errors of the authors' weights for label set ``labels`` (a released one)."""
     net.hybridize(static_alloc=True, static_shape=True)
     if labels.name == 'cifar10':
         test = test_sets['cifar10']
-        logits = predict(net, test.images, batch_size, ctx, progress=True, desc=name)
+        logits = predict(net, test.images, batch_size, ctx, progress=progress, desc=name)
         return {'cifar10_error': error_rate(logits, test.labels)}
     coarse, fine = test_sets['cifar100-coarse'], test_sets['cifar100-fine']
-    logits = predict(net, coarse.images, batch_size, ctx, progress=True, desc=name + ' C100')
+    logits = predict(net, coarse.images, batch_size, ctx, progress=progress, desc=name + ' C100')
     # The two readers give the same images in the same order; only the label column differs.
     return {'cifar100_coarse_error': error_rate(logits, coarse.labels),
             'cifar100_fine_error': error_rate(logits, fine.labels),
             'cifar100_preds_in_0_19': 100.0 * float(np.mean(logits.argmax(axis=1) < 20))}
 
 
-def _measure_gluoncv(name, test_sets, batch_size, ctx):
+def _measure_gluoncv(name, test_sets, batch_size, ctx, *, progress=True):
     try:
         net = _gluoncv_net(name, pretrained=True)
     except Exception as e:  # no internet, no cached file: say so in the table
@@ -109,7 +109,7 @@ def _measure_gluoncv(name, test_sets, batch_size, ctx):
                 'note': 'GluonCV weights could not be fetched (%s)' % type(e).__name__}
     net.hybridize(static_alloc=True, static_shape=True)
     test = test_sets['cifar10']
-    logits = predict(net, test.images, batch_size, ctx, progress=True, desc=name)
+    logits = predict(net, test.images, batch_size, ctx, progress=progress, desc=name)
     return {'cifar10_error': error_rate(logits, test.labels)}
 
 
@@ -143,7 +143,7 @@ def _params_digest(net):
 
 
 def measure(data_root=None, weights_root=None, work_dir=None, *, batch_size=128, ctx=None,
-            names=None, stats=None):
+            names=None, stats=None, progress=True):
     """Measure everything Table 3 needs; resumable through ``work_dir``.
 
     A result saved in ``work_dir`` is reused only if it was measured from the same inputs:
@@ -155,13 +155,15 @@ def measure(data_root=None, weights_root=None, work_dir=None, *, batch_size=128,
     stats : dict, optional
         Filled with ``recomputed`` and ``reused``: how many (model, dataset) results were
         measured now and how many came from ``work_dir``.
+    progress : bool
+        Show progress bars.
 
     Returns
     -------
     dict
         ``{zoo or GluonCV name: {field: value}}``.
     """
-    ctx = ctx or mx.cpu()
+    ctx = context_list(ctx)[0]  # a GPU this MXNet cannot use: the package's one error
     test_sets = {'cifar10': CIFAR10(data_root, train=False),
                  'cifar100-coarse': CIFAR100(data_root, train=False, label_mode='coarse'),
                  'cifar100-fine': CIFAR100(data_root, train=False, label_mode='fine')}
@@ -175,7 +177,7 @@ def measure(data_root=None, weights_root=None, work_dir=None, *, batch_size=128,
     jobs += [(n, LABEL_SETS['cifar10']) for n in GLUONCV_ROWS.values()]
     results = {}
     counts = {'recomputed': 0, 'reused': 0}
-    bar = tqdm(jobs, desc='Table 3', unit='eval')
+    bar = tqdm(jobs, desc='Table 3', unit='eval', disable=not progress)
     for name, labels in bar:
         bar.set_postfix_str('%s %s' % (name, labels.name))
         net = _load_zoo(name, labels, weights_root, ctx) if name in MODEL_CFGS else None
@@ -191,8 +193,9 @@ def measure(data_root=None, weights_root=None, work_dir=None, *, batch_size=128,
             res = saved['result']
             counts['reused'] += 1
         else:
-            res = (_measure_zoo(net, name, labels, test_sets, batch_size, ctx) if net is not None
-                   else _measure_gluoncv(name, test_sets, batch_size, ctx))
+            res = (_measure_zoo(net, name, labels, test_sets, batch_size, ctx, progress=progress)
+                   if net is not None
+                   else _measure_gluoncv(name, test_sets, batch_size, ctx, progress=progress))
             counts['recomputed'] += 1
             if done:
                 with atomic_path(done) as tmp, open(tmp, 'w') as f:
@@ -250,7 +253,7 @@ def read_csv(path):
     Raises
     ------
     FileNotFoundError
-        ``path`` does not exist (``make reproduce-table3`` writes ``results/table3.csv``).
+        ``path`` does not exist (``gluon-pydmn table3`` writes ``results/table3.csv``).
     ValueError
         The file lacks one of :data:`COLUMNS`.
     """

@@ -5,6 +5,8 @@ import time
 import mxnet as mx
 import numpy as np
 
+from ..utils import context_list
+
 __all__ = ['time_rounds', 'ratio_quartiles', 'inference_fn', 'train_step_fn']
 
 
@@ -62,7 +64,7 @@ def train_step_fn(net, batch_size=128, *, classes=10, ctx=None, optimizer='nag',
                   optimizer_params=None, seed=0):
     """One blocking training step (forward, softmax cross-entropy, backward, update) on a fixed
     random batch, as in the paper's schema (NAG, lr 0.1, momentum 0.9, wd 1e-4)."""
-    ctx = ctx or mx.cpu()
+    ctx = context_list(ctx)[0]  # a GPU this MXNet cannot use: the package's one error
     rng = np.random.RandomState(seed)
     x = mx.nd.array(rng.normal(size=(batch_size, 3, 32, 32)), ctx=ctx)
     y = mx.nd.array(rng.randint(0, classes, batch_size), ctx=ctx)

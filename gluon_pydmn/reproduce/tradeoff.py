@@ -5,8 +5,8 @@ One curve per network family and depth, whose points are the width multipliers
 (labelled with α): CIFAR-10 and CIFAR-100 on its 20 coarse labels (the protocol of the
 paper's CIFAR-100 column), each against #params, against FLOPs and, given Table 5's rows,
 against the measured CPU time of one batch of 128 (the 56-layer networks of Table 5).
-The numbers come from ``results/table3.csv`` (``make reproduce-table3``) and
-``results/table5-cpu.csv`` (``make table5``), so the figure shows what this package
+The numbers come from ``results/table3.csv`` (``gluon-pydmn table3``) and
+``results/table5-cpu.csv`` (``gluon-pydmn table5``), so the figure shows what this package
 measured, not values copied from the paper.
 """
 import os
@@ -92,7 +92,7 @@ def plot_tradeoff(rows, footer=None, latency=None):
         curves = tradeoff_curves(rows, error)
         if not curves:
             raise ValueError('no zoo model has a value in column %r: regenerate the Table 3 '
-                             'CSV with `make reproduce-table3`' % error)
+                             'CSV with `gluon-pydmn table3`' % error)
         for (cost, cost_label), ax in zip(costs, axes_row):
             for (family, depth), points in curves.items():
                 if cost == LATENCY[0]:
