@@ -1,8 +1,9 @@
-"""``gluon-pydmn benchmark`` (:mod:`gluon_pydmn.commands.benchmark`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/benchmark.py ARGS`` runs ``gluon-pydmn benchmark ARGS``."""
+"""``gluon-pydmn benchmark`` (:mod:`gluon_pydmn.commands.benchmark`), kept for command lines written before
+the tool: ``python experiments/benchmark.py ARGS`` runs ``gluon-pydmn benchmark ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['benchmark'] + sys.argv[1:]))
+    sys.exit(cli.script_main('benchmark'))

@@ -1,8 +1,9 @@
-"""``gluon-pydmn evaluate`` (:mod:`gluon_pydmn.commands.evaluate`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/evaluate.py ARGS`` runs ``gluon-pydmn evaluate ARGS``."""
+"""``gluon-pydmn evaluate`` (:mod:`gluon_pydmn.commands.evaluate`), kept for command lines written before
+the tool: ``python experiments/evaluate.py ARGS`` runs ``gluon-pydmn evaluate ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['evaluate'] + sys.argv[1:]))
+    sys.exit(cli.script_main('evaluate'))

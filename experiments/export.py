@@ -1,8 +1,9 @@
-"""``gluon-pydmn export`` (:mod:`gluon_pydmn.commands.export`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/export.py ARGS`` runs ``gluon-pydmn export ARGS``."""
+"""``gluon-pydmn export`` (:mod:`gluon_pydmn.commands.export`), kept for command lines written before
+the tool: ``python experiments/export.py ARGS`` runs ``gluon-pydmn export ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['export'] + sys.argv[1:]))
+    sys.exit(cli.script_main('export'))

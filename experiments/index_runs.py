@@ -1,8 +1,9 @@
-"""``gluon-pydmn runs`` (:mod:`gluon_pydmn.commands.runs`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/index_runs.py ARGS`` runs ``gluon-pydmn runs ARGS``."""
+"""``gluon-pydmn runs`` (:mod:`gluon_pydmn.commands.runs`), kept for command lines written before
+the tool: ``python experiments/index_runs.py ARGS`` runs ``gluon-pydmn runs ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['runs'] + sys.argv[1:]))
+    sys.exit(cli.script_main('runs'))

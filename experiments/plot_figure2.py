@@ -1,8 +1,9 @@
-"""``gluon-pydmn figure2`` (:mod:`gluon_pydmn.commands.figure2`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/plot_figure2.py ARGS`` runs ``gluon-pydmn figure2 ARGS``."""
+"""``gluon-pydmn figure2`` (:mod:`gluon_pydmn.commands.figure2`), kept for command lines written before
+the tool: ``python experiments/plot_figure2.py ARGS`` runs ``gluon-pydmn figure2 ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['figure2'] + sys.argv[1:]))
+    sys.exit(cli.script_main('figure2'))

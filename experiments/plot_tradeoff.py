@@ -1,8 +1,9 @@
-"""``gluon-pydmn tradeoff`` (:mod:`gluon_pydmn.commands.tradeoff`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/plot_tradeoff.py ARGS`` runs ``gluon-pydmn tradeoff ARGS``."""
+"""``gluon-pydmn tradeoff`` (:mod:`gluon_pydmn.commands.tradeoff`), kept for command lines written before
+the tool: ``python experiments/plot_tradeoff.py ARGS`` runs ``gluon-pydmn tradeoff ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['tradeoff'] + sys.argv[1:]))
+    sys.exit(cli.script_main('tradeoff'))

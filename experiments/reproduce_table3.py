@@ -1,8 +1,9 @@
-"""``gluon-pydmn table3`` (:mod:`gluon_pydmn.commands.table3`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/reproduce_table3.py ARGS`` runs ``gluon-pydmn table3 ARGS``."""
+"""``gluon-pydmn table3`` (:mod:`gluon_pydmn.commands.table3`), kept for command lines written before
+the tool: ``python experiments/reproduce_table3.py ARGS`` runs ``gluon-pydmn table3 ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['table3'] + sys.argv[1:]))
+    sys.exit(cli.script_main('table3'))

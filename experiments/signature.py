@@ -1,8 +1,9 @@
-"""``gluon-pydmn signature`` (:mod:`gluon_pydmn.commands.signature`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/signature.py ARGS`` runs ``gluon-pydmn signature ARGS``."""
+"""``gluon-pydmn signature`` (:mod:`gluon_pydmn.commands.signature`), kept for command lines written before
+the tool: ``python experiments/signature.py ARGS`` runs ``gluon-pydmn signature ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['signature'] + sys.argv[1:]))
+    sys.exit(cli.script_main('signature'))

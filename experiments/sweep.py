@@ -1,8 +1,9 @@
-"""``gluon-pydmn sweep`` (:mod:`gluon_pydmn.commands.sweep`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/sweep.py ARGS`` runs ``gluon-pydmn sweep ARGS``."""
+"""``gluon-pydmn sweep`` (:mod:`gluon_pydmn.commands.sweep`), kept for command lines written before
+the tool: ``python experiments/sweep.py ARGS`` runs ``gluon-pydmn sweep ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['sweep'] + sys.argv[1:]))
+    sys.exit(cli.script_main('sweep'))

@@ -1,8 +1,9 @@
-"""``gluon-pydmn train`` (:mod:`gluon_pydmn.commands.train`), kept for command lines written
-before the ``gluon-pydmn`` tool: ``python experiments/train.py ARGS`` runs ``gluon-pydmn train ARGS``."""
+"""``gluon-pydmn train`` (:mod:`gluon_pydmn.commands.train`), kept for command lines written before
+the tool: ``python experiments/train.py ARGS`` runs ``gluon-pydmn train ARGS``, with the old
+spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
 from gluon_pydmn import cli
 
 if __name__ == '__main__':
-    sys.exit(cli.main(['train'] + sys.argv[1:]))
+    sys.exit(cli.script_main('train'))

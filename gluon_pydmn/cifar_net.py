@@ -15,7 +15,10 @@ There is no BN/ReLU between the last block and the pooling.
 ``pool``, ``output``); the first five are views of its child ``features``, whose order fixes
 the parameter names that converted weights and training checkpoints are saved under.
 """
+import warnings
+
 import numpy as np
+from mxnet import autograd
 from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
@@ -58,6 +61,27 @@ def check_input(net, x, dtype='float32'):
         raise TypeError('%s expects %s images normalised with the CIFAR mean and std '
                         '(gluon_pydmn.data.normalize_images or test_transform); got %s'
                         % (type(net).__name__, np.dtype(dtype).name, np.dtype(x.dtype).name))
+    if not autograd.is_recording():  # inference: one cheap look at the values and the size
+        _check_inference_input(net, x)
+
+
+#: Normalised CIFAR pixels lie within about -2.5..2.8; raw 0-255 values reach far beyond.
+_RAW_PIXELS = 20.0
+
+
+def _check_inference_input(net, x):
+    peak = float(x.abs().max().asscalar())
+    if peak > _RAW_PIXELS:
+        raise ValueError('%s got values up to %g: these look like raw 0-255 pixels; scale and '
+                         'normalise them first (gluon_pydmn.data.normalize_images(uint8 images), '
+                         'or test_transform())' % (type(net).__name__, peak))
+    size = tuple(x.shape[2:])
+    if size != (32, 32) and size not in getattr(net, '_sizes_warned', set()):
+        warnings.warn('%s was built for 32x32 CIFAR images and got %dx%d: it runs (global '
+                      'pooling), but its weights have not seen this size; resize the images to '
+                      '32x32 (gluon_pydmn.image_folder.load_image_files does)'
+                      % (type(net).__name__, size[0], size[1]), stacklevel=4)
+        net._sizes_warned = getattr(net, '_sizes_warned', set()) | {size}
 
 
 class CIFARNet(HybridBlock):

@@ -28,7 +28,8 @@ from .errors import UserError
 __all__ = ['PROG', 'parser', 'positive_int', 'non_negative_int', 'add_model', 'add_label_set',
            'add_data_root', 'add_weights_root', 'add_paper_tables', 'add_ctx', 'add_out',
            'add_no_progress', 'add_trained_network', 'contexts', 'context', 'command_module',
-           'command_parser', 'parse_command', 'command_line', 'build_parser', 'main', 'run']
+           'command_parser', 'parse_command', 'command_line', 'build_parser', 'main', 'run',
+           'script_main', 'OLD_OPTIONS']
 
 PROG = 'gluon-pydmn'
 
@@ -269,3 +270,27 @@ def run(main, argv=None, errors=()):
     except (UserError,) + tuple(errors) as e:
         print('error: %s' % e, file=sys.stderr)
         raise SystemExit(2) from None
+
+
+#: Option spellings of the scripts before ``gluon-pydmn``, as ``{old: (new, value prefix)}``:
+#: command lines recorded in older results files keep running through ``experiments/``.
+OLD_OPTIONS = {'--out-dir': ('--out', ''), '--gpu': ('--ctx', 'gpu:'), '--gpus': ('--ctx', 'gpu:')}
+
+
+def script_main(command, argv=None):
+    """``python experiments/<script>.py ARGS``: ``gluon-pydmn COMMAND ARGS`` with the old
+    spellings of :data:`OLD_OPTIONS` rewritten (and said so on stderr); returns the exit
+    status."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    out = []
+    while words:
+        word = words.pop(0)
+        name, _, value = word.partition('=')
+        if name in OLD_OPTIONS:
+            new, prefix = OLD_OPTIONS[name]
+            value = value or (words.pop(0) if words else '')
+            print('note: %s is now %s' % (name, new), file=sys.stderr)
+            out += [new, prefix + value]
+        else:
+            out.append(word)
+    return main([command] + out)

@@ -57,7 +57,11 @@ def migrate_run_folder(path):
     history = old_state['history'] if old_state else _read_history_csv(folder)
     if (old_record and 'caveats' in old_record and old_state
             and not any('stale_input_bn' in row for row in history)):
-        return []
+        state = _state(old_state, old_record, history)  # today's record; the state may lag
+        if state == old_state:
+            return []
+        write_text(folder.file(STATE_FILE), json.dumps(state, indent=1))
+        return ['state.json rewritten (its finished run kept no weights)']
     summary = _read_summary(folder)
     record = _record(folder, old_record, old_state, summary)
     record['caveats'] = [c.to_dict() for c in _stale_caveats(folder, history, old_state)]
@@ -162,13 +166,16 @@ def _stale_caveats(folder, history, state):
 
 def _state(old_state, record, history):
     rows = [{k: v for k, v in row.items() if k != 'stale_input_bn'} for row in history]
-    if old_state is not None:
-        return dict(old_state, history=rows)
-    # a folder that kept no checkpoint: its history, and no weights to resume from
-    return {'model': record['model'], 'label_set': record['label_set'],
-            'train_images': record['train_images'], 'architecture': {},
-            'config': record['config'], 'epoch': rows[-1]['epoch'], 'history': rows,
-            'params': None, 'states': None}
+    if old_state is None:
+        # a folder that kept no checkpoint: its history, and no weights to resume from
+        old_state = {'model': record['model'], 'label_set': record['label_set'],
+                     'train_images': record['train_images'], 'architecture': {},
+                     'config': record['config'], 'epoch': rows[-1]['epoch'],
+                     'params': None, 'states': None}
+    state = dict(old_state, history=rows)
+    if state.get('params') is None and state['epoch'] >= state['config']['epochs']:
+        state['weights_kept'] = False  # finished, but its weights were never kept
+    return state
 
 
 def main(argv=None):

@@ -376,6 +376,10 @@ class RunFolder:
             The ``.params`` path and the epoch it holds.
         """
         state = self.state()
+        if state is not None and state.get('weights_kept') is False:
+            raise NotARunFolderError('%s holds no weights: its run finished, but they were not '
+                                     'kept (%s); train it again to have them'
+                                     % (self.path, STATE_FILE))
         if state is None or not state.get('params'):
             raise NotARunFolderError('%s holds no weights (%s names none); is it a run folder '
                                      'of gluon-pydmn train with one finished epoch?'
@@ -387,11 +391,15 @@ class RunFolder:
         return path, state['epoch']
 
     def is_finished(self):
-        """Whether the last epoch of the schema is done and ``final.params`` written (an
-        unreadable folder is not finished)."""
+        """Whether the last epoch of the schema is done and ``final.params`` written, or the
+        folder records that its finished run's weights were not kept (``"weights_kept":
+        false`` in ``state.json``, from :mod:`~gluon_pydmn.migrate`); an unreadable folder is
+        not finished."""
         try:
             state = self.state()
         except NotARunFolderError:
             return False
-        return (state is not None and state['epoch'] == state['config']['epochs']
-                and state.get('params') == FINAL_FILE and self.has(FINAL_FILE))
+        if state is None or state['epoch'] != state['config']['epochs']:
+            return False
+        return (state.get('params') == FINAL_FILE and self.has(FINAL_FILE)
+                or state.get('weights_kept') is False)

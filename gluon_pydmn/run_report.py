@@ -125,8 +125,11 @@ def summary_markdown(folder):
     elif caveated:
         outcome += ' The best epoch is taken from the epochs without caveats (%s marks the ' \
                    'others).' % marks
+    note = record['note'] or ''
+    if note and not note.startswith(' '):
+        note = ' ' + note
     return ('# %s on %s\n\n%s\n\n%s%s\n\n' % (record['model'] or 'An unnamed network',
-                                            record['label_set'], made, outcome, record['note'])
+                                            record['label_set'], made, outcome, note)
             + history_markdown(history, caveats) + '\n' + epoch_times_markdown(history))
 
 

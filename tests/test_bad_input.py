@@ -154,3 +154,27 @@ def test_the_packages_errors_live_in_errors_py(module, name, builtin):
     assert name in errors.__all__ and getattr(importlib.import_module(module), name) is error
     assert issubclass(error, errors.UserError) and issubclass(error, builtin)
     assert error.__doc__ and '\n' not in error.__doc__.strip()  # one line
+
+
+def test_raw_pixels_given_to_the_network_are_refused(net, data_root):
+    raw = g.CIFAR10(data_root, train=False).images[:4].transpose(0, 3, 1, 2).astype(np.float32)
+    with pytest.raises(ValueError, match='look like raw 0-255 pixels.*normalize_images'):
+        net(mx.nd.array(raw))
+    deployed = g.deploy(net)
+    with pytest.raises(ValueError, match='raw 0-255 pixels'):
+        deployed(mx.nd.array(raw))
+    assert net(g.data.normalize_images(raw.transpose(0, 2, 3, 1).astype(np.uint8))).shape == (4, 10)
+
+
+def test_another_image_size_runs_with_one_warning_per_size():
+    mx.random.seed(0)
+    fresh = g.get_cifar_net('mobilenet', 11, 0.25, initialize=True)
+    for shape in ((1, 3, 64, 48), (1, 3, 16, 16)):
+        with pytest.warns(UserWarning, match=r'built for 32x32 CIFAR images and got %dx%d'
+                                             % shape[2:]):
+            assert fresh(mx.nd.zeros(shape)).shape == (1, 10)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        fresh(mx.nd.zeros((1, 3, 16, 16)))  # warned once for this size
+        fresh(mx.nd.zeros((1, 3, 32, 32)))

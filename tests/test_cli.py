@@ -332,3 +332,28 @@ def test_train_reports_a_refused_configuration_in_one_line(option, value, messag
                           env=ENV, capture_output=True, text=True)
     assert done.returncode == 2 and 'Traceback' not in done.stderr, done.stderr
     assert done.stderr.startswith('error: ') and message in done.stderr
+
+
+@pytest.mark.parametrize('old, new', [(['--out-dir', 'results'], ['--out', 'results']),
+                                      (['--out-dir=results'], ['--out', 'results']),
+                                      (['--gpu', '1'], ['--ctx', 'gpu:1']),
+                                      (['--gpus', '0,1'], ['--ctx', 'gpu:0,1']),
+                                      (['--no-progress'], ['--no-progress'])])
+def test_the_scripts_rewrite_the_old_spellings_of_recorded_commands(old, new, monkeypatch,
+                                                                    capsys):
+    """``python experiments/reproduce_table3.py --out-dir results`` (the command recorded in
+    results written before the tool) still runs, as ``gluon-pydmn table3 --out results``."""
+    seen = []
+    monkeypatch.setattr(cli, 'main', lambda argv: seen.append(argv) or 0)
+    assert cli.script_main('table3', old) == 0
+    assert seen == [['table3'] + new]
+    note = capsys.readouterr().err
+    assert ('is now' in note) == (old != new)
+
+
+def test_every_script_in_experiments_is_a_wrapper_of_its_subcommand():
+    for path in sorted(os.listdir(os.path.join(ROOT, 'experiments'))):
+        with open(os.path.join(ROOT, 'experiments', path)) as f:
+            text = f.read()
+        command = re.search(r"cli\.script_main\('(\w+)'\)", text)
+        assert command and command.group(1) in COMMANDS, path

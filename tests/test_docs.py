@@ -144,3 +144,14 @@ def test_results_index_lists_every_result_file_and_only_those():
     assert not files - listed, 'results/README.md does not list %s' % sorted(files - listed)
     gone = [name for name in listed if not os.path.exists(os.path.join(ROOT, 'results', name))]
     assert not gone, 'results/README.md lists files that do not exist: %s' % gone
+
+
+def test_the_finetuning_example_quotes_the_measured_numbers():
+    """docs/finetuning.md's measured example says what results/finetune.md (generated) says."""
+    doc = _read(os.path.join(ROOT, 'docs', 'finetuning.md'))
+    measured = _read(os.path.join(ROOT, 'results', 'finetune.md'))
+    example = doc[doc.index('## A measured example'):]
+    quoted = re.findall(r'(\d+\.\d\d)(?:%| points)', example)
+    assert len(quoted) == 3
+    for number in quoted:
+        assert number in measured, number

@@ -163,3 +163,26 @@ def test_an_out_folder_that_is_a_file_is_one_clear_error(tiny_data, tmp_path):
     for out in (path, path / 'under'):
         with pytest.raises(PermissionError, match='cannot create the run folder %s' % out):
             train(_net(), *tiny_data, str(out), CONFIG, progress=False)
+
+
+def test_a_finished_run_that_kept_no_weights_is_marked_finished_by_the_migration(runs, tiny_data,
+                                                                                tmp_path):
+    from gluon_pydmn.errors import NotARunFolderError
+    from gluon_pydmn.migrate import migrate_run_folder
+    folder = str(tmp_path / 'run')
+    shutil.copytree(str(runs / 'whole'), folder)
+    os.remove(os.path.join(folder, 'final.params'))  # as an old run that never kept them
+    with open(os.path.join(folder, 'state.json')) as f:
+        state = json.load(f)
+    with open(os.path.join(folder, 'state.json'), 'w') as f:
+        json.dump(dict(state, params=None, states=None), f)
+    assert not RunFolder(folder).is_finished()
+    assert migrate_run_folder(folder) == ['state.json rewritten (its finished run kept no weights)']
+    assert migrate_run_folder(folder) == []
+    run = RunFolder(folder)
+    assert run.is_finished() and run.state()['weights_kept'] is False
+    with pytest.raises(NotARunFolderError, match='finished, but they were not kept'):
+        run.weights()
+    logs = []
+    history = train(_net(), *tiny_data, folder, CONFIG, progress=False, log=logs.append)
+    assert len(history) == 2 and 'nothing to do' in logs[-1]

@@ -57,7 +57,7 @@ def test_sweep_trains_every_run_and_a_rerun_trains_nothing(local_ray, data_root,
     out = str(tmp_path / 'sweep')
     args = ['--models'] + MODELS + ['--datasets', 'cifar10', 'cifar100-coarse', '--epochs', '1',
                                     '--data-root', data_root, '--out', out] + TINY
-    with pytest.warns(UserWarning, match='--schedule-scale'):  # --epochs alone warns
+    with pytest.warns(UserWarning, match='--epochs 1 keeps'):  # --epochs alone warns
         rows = sweep_script.main(args)
     printed = capsys.readouterr().out
     assert [(r['zoo_name'], r['label_set'], r['status']) for r in rows] == [
@@ -100,7 +100,7 @@ def test_sweep_trains_every_run_and_a_rerun_trains_nothing(local_ray, data_root,
     final = os.path.join(run_folder(out, MODELS[0], 'cifar10'), 'final.params')
     mtime = os.stat(final).st_mtime_ns
 
-    with pytest.warns(UserWarning, match='--schedule-scale'):
+    with pytest.warns(UserWarning, match='--epochs 1 keeps'):
         again = sweep_script.main(args)
     printed = capsys.readouterr().out
     assert '4 finished already, 0 to train' in printed and 'epoch 1/1' not in printed

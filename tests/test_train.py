@@ -584,7 +584,7 @@ def test_train_script_compresses_the_schema_and_says_so(data_root, tmp_path):
 def test_train_script_warns_when_epochs_leave_the_decays_behind(data_root, tmp_path):
     args = ['--model', 'mobilenet_29_0.5', '--data-root', data_root, '--out', str(tmp_path),
             '--epochs', '1', '--batch-size', '64', '--limit-train', '64', '--no-progress']
-    with pytest.warns(UserWarning, match='--schedule-scale 0.003125'):
+    with pytest.warns(UserWarning, match='--epochs 1 keeps .*: set --lr-decay-epochs'):
         train_script.main(args)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
