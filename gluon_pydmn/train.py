@@ -167,7 +167,8 @@ def train(net, train_set, test_set, out_dir, config=None, *, ctx=None, stop_afte
         raise ConfigError('the training set (%d images) is smaller than one batch of %d'
                           % (len(train_set), config.batch_size))
     model_name = model_name or getattr(net, 'model_name', None)
-    _make_ready(net, contexts, model_name, log)
+    initialised = _make_ready(net, contexts, model_name, log)
+    note = (note or '') + (' ' + initialised if initialised else '')
     _adopt_data_description(net, train_set)
     run = {'model': model_name, 'label_set': getattr(train_set, 'label_set', None),
            'train_images': len(train_set), 'test_images': len(test_set),
@@ -183,17 +184,23 @@ def train(net, train_set, test_set, out_dir, config=None, *, ctx=None, stop_afte
 
 def _make_ready(net, contexts, name, log):
     """Initialise ``net``'s uninitialised parameters (all of a fresh network, or the new head
-    of a fine-tuned one) with Xavier, as the paper does, saying so; and give layers built
-    without their input size (``nn.Dense(n)``) their shapes."""
+    of a fine-tuned one) with Xavier, as the paper does, and give layers built without their
+    input size (``nn.Dense(n)``) their shapes; returns the sentence saying what was
+    initialised (``''`` if nothing), for the log and the run's summary."""
+    said = ''
     if not is_initialized(net):
-        missing = [p for p in net.collect_params().values()
+        params = list(net.collect_params().values())
+        missing = [p for p in params
                    if p._data is None and not p._deferred_init]  # pylint: disable=protected-access
         for param in missing:
             param.initialize(None, contexts, mx.init.Xavier())  # as Block.initialize does
-        log('%s: %d of its %d parameters had no value: initialised with Xavier, as the paper '
-            'does' % (name or type(net).__name__, len(missing), len(list(net.collect_params().values()))))
+        said = ('%d of the network\'s %d parameters had no value when training started: '
+                'train() initialised them with Xavier, as the paper does.'
+                % (len(missing), len(params)))
+        log('%s: %s' % (name or type(net).__name__, said))
     if any(0 in p.shape for p in net.collect_params().values()):
         net(nd.zeros((1, 3, 32, 32), ctx=contexts[0]))
+    return said
 
 
 def _adopt_data_description(net, train_set):

@@ -110,8 +110,10 @@ def test_finetuned_network_trains_evaluates_deploys_and_exports(way, release_roo
     history = train(net, train_set, test_set, str(tmp_path / way), config, progress=False,
                     log=logs.append)
     assert len(history) == 1 and np.isfinite(history[0]['train_loss'])
-    assert (any('had no value: initialised with Xavier' in line for line in logs)
-            == (way == 'gluoncv'))
+    said = 'had no value when training started: train() initialised them with Xavier'
+    assert any(said in line for line in logs) == (way == 'gluoncv')
+    with open(str(tmp_path / way / 'summary.md')) as f:
+        assert (said in f.read()) == (way == 'gluoncv')  # the summary says so too
     assert not np.array_equal(stem, net.stem_conv.weight.data().asnumpy())  # the backbone trained
     error = evaluate(net, test_set)  # a replaced head is not held to the released label set
     assert error == pytest.approx(history[0]['test_error'], abs=1e-6)
