@@ -9,7 +9,7 @@ setup(
     packages=find_packages(include=['gluon_pydmn', 'gluon_pydmn.*']),  # with .commands, .reproduce
     package_data={'gluon_pydmn': ['authors_release_sha1.json', 'csrc/*.cc',
                                   'reproduce/paper_tables.json']},
-    entry_points={'console_scripts': ['gluon-pydmn = gluon_pydmn.cli:main']},
+    entry_points={'console_scripts': ['gluon-pydmn = gluon_pydmn.commands:main']},
     python_requires='>=3.8',
     install_requires=['mxnet>=1.9.1,<2', 'gluoncv>=0.10.5', 'numpy<1.24', 'tqdm', 'Pillow'],
     extras_require={'plot': ['matplotlib'], 'onnx': ['onnx<1.16', 'onnxruntime'], 'test': ['pytest'],

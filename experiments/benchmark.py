@@ -3,7 +3,7 @@ the tool: ``python experiments/benchmark.py ARGS`` runs ``gluon-pydmn benchmark 
 spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
-from gluon_pydmn import cli
+from gluon_pydmn.commands import script_main
 
 if __name__ == '__main__':
-    sys.exit(cli.script_main('benchmark'))
+    sys.exit(script_main('benchmark'))

@@ -3,7 +3,7 @@ the tool: ``python experiments/plot_figure2.py ARGS`` runs ``gluon-pydmn figure2
 spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
-from gluon_pydmn import cli
+from gluon_pydmn.commands import script_main
 
 if __name__ == '__main__':
-    sys.exit(cli.script_main('figure2'))
+    sys.exit(script_main('figure2'))

@@ -3,7 +3,7 @@ the tool: ``python experiments/plot_tradeoff.py ARGS`` runs ``gluon-pydmn tradeo
 spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
-from gluon_pydmn import cli
+from gluon_pydmn.commands import script_main
 
 if __name__ == '__main__':
-    sys.exit(cli.script_main('tradeoff'))
+    sys.exit(script_main('tradeoff'))

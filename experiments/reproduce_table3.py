@@ -3,7 +3,7 @@ the tool: ``python experiments/reproduce_table3.py ARGS`` runs ``gluon-pydmn tab
 spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
-from gluon_pydmn import cli
+from gluon_pydmn.commands import script_main
 
 if __name__ == '__main__':
-    sys.exit(cli.script_main('table3'))
+    sys.exit(script_main('table3'))

@@ -3,7 +3,7 @@ the tool: ``python experiments/train.py ARGS`` runs ``gluon-pydmn train ARGS``, 
 spellings ``--out-dir DIR`` and ``--gpu N`` rewritten to ``--out DIR`` and ``--ctx gpu:N``."""
 import sys
 
-from gluon_pydmn import cli
+from gluon_pydmn.commands import script_main
 
 if __name__ == '__main__':
-    sys.exit(cli.script_main('train'))
+    sys.exit(script_main('train'))

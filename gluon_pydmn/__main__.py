@@ -1,7 +1,7 @@
-"""``python -m gluon_pydmn SUB ...``: the ``gluon-pydmn`` command line (:func:`gluon_pydmn.cli.main`)."""
+"""``python -m gluon_pydmn SUB ...``: the ``gluon-pydmn`` command line (:func:`gluon_pydmn.commands.main`)."""
 import sys
 
-from .cli import main
+from .commands import main
 
 if __name__ == '__main__':
     sys.exit(main())

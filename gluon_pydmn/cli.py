@@ -1,14 +1,10 @@
-"""The ``gluon-pydmn`` command line, and the plumbing its subcommands share.
-
-``gluon-pydmn SUB ...`` (also ``python -m gluon_pydmn SUB ...``) runs one subcommand of
-:data:`gluon_pydmn.commands.COMMANDS`; each is a module of :mod:`gluon_pydmn.commands` with a
-docstring (its help), ``add_arguments(parser)``, ``run(args)`` (returns its result, so that
-tests call it) and ``main(argv=None)`` (parse and run). :func:`main` dispatches to them.
+"""The plumbing the ``gluon-pydmn`` subcommands share (:mod:`gluon_pydmn.commands`).
 
 Options that mean the same thing are defined once here, with the same name in every
 subcommand: ``--ctx`` (:func:`add_ctx`), ``--out`` (:func:`add_out`), ``--no-progress``
 (:func:`add_no_progress`), ``--data-root``, ``--weights-root``, ``--paper-tables``,
-``--model``, ``--dataset``. :func:`run` turns the package's user errors
+``--model``, ``--dataset``. :func:`command_main` gives a subcommand module its
+``main(argv=None)``. :func:`run` turns the package's user errors
 (:class:`~gluon_pydmn.errors.UserError`: an unknown name, a missing or corrupt file, a
 mismatched checkpoint, a GPU this MXNet cannot use) into one ``error: ...`` line on stderr
 and exit status 2, as argparse does for bad options; any other exception keeps its traceback.
@@ -17,7 +13,6 @@ Locations left unset fall back to the environment (``$GLUON_PYDMN_DATA``,
 ``$GLUON_PYDMN_WEIGHTS``, ``$GLUON_PYDMN_PAPER_TABLES``), then to the package's defaults.
 """
 import argparse
-import importlib
 import shlex
 import sys
 
@@ -27,9 +22,8 @@ from .errors import UserError
 
 __all__ = ['PROG', 'parser', 'positive_int', 'non_negative_int', 'add_model', 'add_label_set',
            'add_data_root', 'add_weights_root', 'add_paper_tables', 'add_ctx', 'add_out',
-           'add_no_progress', 'add_trained_network', 'contexts', 'context', 'command_module',
-           'command_parser', 'parse_command', 'command_line', 'build_parser', 'main', 'run',
-           'script_main', 'OLD_OPTIONS']
+           'add_no_progress', 'add_trained_network', 'contexts', 'context', 'command_parser',
+           'parse_command', 'command_main', 'command_line', 'run']
 
 PROG = 'gluon-pydmn'
 
@@ -167,18 +161,8 @@ def context(args):
     return contexts(args)[0]
 
 
-def command_module(name):
-    """The module of subcommand ``name`` (:data:`gluon_pydmn.commands.COMMANDS`)."""
-    return importlib.import_module('gluon_pydmn.commands.' + name)
-
-
 def _name(module):
     return module.__name__.rsplit('.', 1)[-1]
-
-
-def _summary(module):
-    """The first line of ``module``'s docstring: its line in ``gluon-pydmn --help``."""
-    return module.__doc__.strip().splitlines()[0].rstrip('.')
 
 
 def command_parser(module):
@@ -197,64 +181,28 @@ def parse_command(module, argv=None):
     return args
 
 
+def command_main(module_name):
+    """The ``main(argv=None)`` of the subcommand module ``module_name`` (its ``__name__``):
+    parse ``argv`` (default ``sys.argv[1:]``) with :func:`parse_command` and return what the
+    module's ``run(args)`` returns. Errors propagate, for tests and Python callers;
+    :func:`gluon_pydmn.commands.main` reports them as the command line does."""
+    name = module_name.rsplit('.', 1)[-1]
+
+    def main(argv=None):
+        module = sys.modules[module_name]
+        return module.run(parse_command(module, argv))
+    main.__doc__ = '``%s %s`` with the words ``argv`` (default ``sys.argv[1:]``); see ``run``.' % (
+        PROG, name)
+    main.__module__ = module_name
+    return main
+
+
 def command_line(args):
-    """The shell command that gives ``args`` (of :func:`parse_command` or :func:`main`), for
-    recording in generated results: ``gluon-pydmn table3 --out results``."""
+    """The shell command that gives ``args`` (of :func:`parse_command` or
+    :func:`gluon_pydmn.commands.main`), for recording in generated results:
+    ``gluon-pydmn table3 --out results``."""
     words = [PROG, args.command] + list(args.argv)
     return ' '.join(shlex.quote(w) for w in words)
-
-
-class _CommandsFormatter(argparse.RawDescriptionHelpFormatter):
-    """Lists every subcommand's help beside its name (argparse measures the names without
-    their indent and would put the longest ones on a line of their own)."""
-
-    def add_argument(self, action):
-        """Add ``action``; for the subcommands, measure their names with their indent."""
-        super().add_argument(action)
-        if isinstance(action, argparse._SubParsersAction) and action.choices:
-            longest = max(map(len, action.choices)) + 2 * self._indent_increment + 2
-            self._action_max_length = max(self._action_max_length, longest)
-
-
-_DESCRIPTION = '''\
-PydMobileNet (Hoang & Jo, arXiv 1811.07083) in MXNet Gluon: the paper's networks and the
-authors' weights, training, evaluation, export, and the jobs that reproduce the paper's
-tables and figures. '%s SUBCOMMAND --help' describes a subcommand.''' % PROG
-
-
-def build_parser():
-    """The parser of ``gluon-pydmn``: one subparser per module of
-    :data:`gluon_pydmn.commands.COMMANDS`, each with its docstring as help."""
-    from .commands import COMMANDS
-    top = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION,
-                                  formatter_class=_CommandsFormatter)
-    sub = top.add_subparsers(dest='command', metavar='SUBCOMMAND', title='subcommands',
-                             required=True)
-    for name in COMMANDS:
-        module = command_module(name)
-        p = sub.add_parser(name, help=_summary(module).replace('%', '%%'),
-                           description=module.__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(p)
-    return top
-
-
-def main(argv=None):
-    """``gluon-pydmn SUB ...``: parse ``argv`` (default ``sys.argv[1:]``) and run the subcommand.
-
-    Returns
-    -------
-    int
-        The exit status: 0, or what the subcommand's ``exit_status(result)`` says (``sweep``:
-        1 if a run failed). User errors exit with status 2 (:func:`run`).
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv[argv.index(args.command) + 1:]
-    module = command_module(args.command)
-    result = run(lambda _: module.run(args), errors=getattr(module, 'ERRORS', ()))
-    status = getattr(module, 'exit_status', None)
-    return status(result) if status is not None else 0
 
 
 def run(main, argv=None, errors=()):
@@ -270,27 +218,3 @@ def run(main, argv=None, errors=()):
     except (UserError,) + tuple(errors) as e:
         print('error: %s' % e, file=sys.stderr)
         raise SystemExit(2) from None
-
-
-#: Option spellings of the scripts before ``gluon-pydmn``, as ``{old: (new, value prefix)}``:
-#: command lines recorded in older results files keep running through ``experiments/``.
-OLD_OPTIONS = {'--out-dir': ('--out', ''), '--gpu': ('--ctx', 'gpu:'), '--gpus': ('--ctx', 'gpu:')}
-
-
-def script_main(command, argv=None):
-    """``python experiments/<script>.py ARGS``: ``gluon-pydmn COMMAND ARGS`` with the old
-    spellings of :data:`OLD_OPTIONS` rewritten (and said so on stderr); returns the exit
-    status."""
-    words = list(sys.argv[1:] if argv is None else argv)
-    out = []
-    while words:
-        word = words.pop(0)
-        name, _, value = word.partition('=')
-        if name in OLD_OPTIONS:
-            new, prefix = OLD_OPTIONS[name]
-            value = value or (words.pop(0) if words else '')
-            print('note: %s is now %s' % (name, new), file=sys.stderr)
-            out += [new, prefix + value]
-        else:
-            out.append(word)
-    return main([command] + out)

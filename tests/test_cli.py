@@ -10,7 +10,7 @@ import sys
 import mxnet as mx
 import pytest
 
-from gluon_pydmn import cli, devices
+from gluon_pydmn import cli, commands, devices
 from gluon_pydmn.commands import COMMANDS
 from gluon_pydmn.data import DataNotFoundError
 from gluon_pydmn.errors import NoGpuError, UserError
@@ -147,7 +147,7 @@ def _leaf_parsers(parser, words=()):
         yield from _leaf_parsers(sub, words + (name,))
 
 
-LEAVES = dict((' '.join(words), p) for words, p in _leaf_parsers(cli.build_parser()))
+LEAVES = dict((' '.join(words), p) for words, p in _leaf_parsers(commands.build_parser()))
 
 
 def _options(parser):
@@ -162,7 +162,7 @@ def test_every_command_module_is_a_subcommand_and_the_other_way_round():
     assert sorted(COMMANDS) == modules and len(set(COMMANDS)) == len(COMMANDS)
     assert {words.split()[0] for words in LEAVES} == set(COMMANDS)
     for name in COMMANDS:
-        module = cli.command_module(name)
+        module = commands.command_module(name)
         assert callable(module.add_arguments) and callable(module.run) and callable(module.main)
         assert module.__doc__.strip().splitlines()[1] == '', name  # a one-line summary first
 
@@ -170,10 +170,10 @@ def test_every_command_module_is_a_subcommand_and_the_other_way_round():
 @pytest.mark.parametrize('words', sorted(LEAVES))
 def test_help_of_every_subcommand_gives_its_docstring(words, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(words.split() + ['--help'])
+        commands.main(words.split() + ['--help'])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    doc = cli.command_module(words.split()[0]).__doc__
+    doc = commands.command_module(words.split()[0]).__doc__
     assert out.startswith('usage: gluon-pydmn %s ' % words)
     assert doc.strip().splitlines()[0] in out and doc.strip().splitlines()[-1] in out
 
@@ -254,19 +254,19 @@ def test_download_weights_fetches_the_release_or_converts_one(monkeypatch, tmp_p
     monkeypatch.setattr(download, 'convert_release', lambda src, dst, progress: calls.append(
         ('convert', src, dst, progress)) or [os.path.join(dst, 'x.params')])
     assert download.main(['weights', '--weights-root', str(tmp_path)]) == [str(tmp_path)]
-    assert cli.main(['download', 'weights', '--convert', 'release', '--weights-root',
+    assert commands.main(['download', 'weights', '--convert', 'release', '--weights-root',
                      str(tmp_path), '--no-progress']) == 0
     assert calls == [('download', str(tmp_path), True),
                      ('convert', 'release', str(tmp_path), False)]
     assert capsys.readouterr().out.splitlines() == [str(tmp_path),
                                                     os.path.join(str(tmp_path), 'x.params')]
     with pytest.raises(SystemExit):  # --convert is an option of `download weights` only
-        cli.main(['download', 'data', '--convert', 'release'])
+        commands.main(['download', 'data', '--convert', 'release'])
 
 
 def test_a_user_error_of_a_subcommand_is_one_line_and_status_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(['runs', '--root', str(tmp_path / 'nowhere')])
+        commands.main(['runs', '--root', str(tmp_path / 'nowhere')])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == ('error: --root %s: no such folder; give the folder holding '
                                        'the run folders (default results/training)\n'
@@ -283,7 +283,7 @@ def test_the_installed_console_script_lists_every_subcommand():
                   if line.startswith('    ') and line.split()[0] in COMMANDS}
         assert listed == set(COMMANDS)
         for name in COMMANDS:  # each with the first line of its docstring
-            summary = cli.command_module(name).__doc__.strip().splitlines()[0].rstrip('.')
+            summary = commands.command_module(name).__doc__.strip().splitlines()[0].rstrip('.')
             assert ' '.join(summary.split()[:4]) in ' '.join(done.stdout.split()), name
 
 
@@ -344,8 +344,8 @@ def test_the_scripts_rewrite_the_old_spellings_of_recorded_commands(old, new, mo
     """``python experiments/reproduce_table3.py --out-dir results`` (the command recorded in
     results written before the tool) still runs, as ``gluon-pydmn table3 --out results``."""
     seen = []
-    monkeypatch.setattr(cli, 'main', lambda argv: seen.append(argv) or 0)
-    assert cli.script_main('table3', old) == 0
+    monkeypatch.setattr(commands, 'main', lambda argv: seen.append(argv) or 0)
+    assert commands.script_main('table3', old) == 0
     assert seen == [['table3'] + new]
     note = capsys.readouterr().err
     assert ('is now' in note) == (old != new)
@@ -355,5 +355,5 @@ def test_every_script_in_experiments_is_a_wrapper_of_its_subcommand():
     for path in sorted(os.listdir(os.path.join(ROOT, 'experiments'))):
         with open(os.path.join(ROOT, 'experiments', path)) as f:
             text = f.read()
-        command = re.search(r"cli\.script_main\('(\w+)'\)", text)
+        command = re.search(r"script_main\('(\w+)'\)", text)
         assert command and command.group(1) in COMMANDS, path

@@ -2,7 +2,7 @@
 ``--ctx gpu`` stops with the package's one line."""
 import pytest
 
-from gluon_pydmn import cli
+from gluon_pydmn import commands
 from gluon_pydmn.commands import selfcheck
 
 
@@ -30,7 +30,7 @@ def test_selfcheck_on_a_gpu_mxnet_cannot_use_is_one_line(capsys):
     if mx.runtime.Features().is_enabled('CUDA'):
         pytest.skip('this MXNet has CUDA: the GPU checks would run')
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(['selfcheck', '--ctx', 'gpu'])
+        commands.main(['selfcheck', '--ctx', 'gpu'])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith('error: this MXNet build')

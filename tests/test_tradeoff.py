@@ -9,7 +9,7 @@ import os
 import pytest
 from PIL import Image
 
-from gluon_pydmn import cli
+from gluon_pydmn import commands
 from gluon_pydmn.catalog import FAMILIES, MODEL_CFGS
 from gluon_pydmn.reproduce import table3, table5
 from gluon_pydmn.reproduce.tradeoff import COSTS, ERRORS, LATENCY, plot_tradeoff, tradeoff_curves
@@ -106,7 +106,7 @@ def test_plot_command_writes_png_with_its_command(with_table5, tmp_path, capsys)
     out = tmp_path / 'fig.png'
     table5_csv = TABLE5_CSV if with_table5 else str(tmp_path / 'missing.csv')
     args = ['--table3', TABLE3_CSV, '--table5', table5_csv, '--out', str(out)]
-    assert cli.main(['tradeoff'] + args) == 0
+    assert commands.main(['tradeoff'] + args) == 0
     image = Image.open(str(out))
     assert image.format == 'PNG' and image.size == ((1860, 1020) if with_table5 else (1320, 1020))
     description = image.info['Description']

@@ -47,10 +47,7 @@ def add_arguments(p):
     p.add_argument('--training-json', help=argparse.SUPPRESS)  # child process: time training only
 
 
-def main(argv=None):
-    """``gluon-pydmn benchmark`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def training_in_child(args, names):

@@ -13,7 +13,6 @@ offline. Where the files go and how to work offline: docs/data-and-weights.md.
 import argparse
 import contextlib
 import os
-import sys
 
 from .. import cli
 from ..data import default_data_root, download
@@ -42,10 +41,7 @@ def add_arguments(p):
     cli.add_no_progress(weights)
 
 
-def main(argv=None):
-    """``gluon-pydmn download`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):

@@ -11,7 +11,6 @@ also scores the deploy form (gluon_pydmn.deploy) and reports its largest logit d
 --recompute-bn N also scores the weights with every BatchNorm's statistics recomputed over N
 random augmented training images (gluon_pydmn.evaluate.recompute_batchnorm, "precise BN").
 """
-import sys
 
 import numpy as np
 
@@ -36,10 +35,7 @@ def add_arguments(p):
     cli.add_no_progress(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn evaluate`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):

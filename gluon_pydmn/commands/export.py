@@ -12,7 +12,6 @@ differs by more than --tolerance. Inputs are normalised images (gluon_pydmn.test
 """
 import argparse
 import os
-import sys
 import tempfile
 import warnings
 
@@ -52,10 +51,7 @@ def add_arguments(p):
     cli.add_no_progress(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn export`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def _loaded(fmt, paths, ctx):

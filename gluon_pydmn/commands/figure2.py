@@ -14,7 +14,6 @@ and stored in the PNG's metadata.
 """
 import argparse
 import functools
-import sys
 
 from .. import cli
 from ..reproduce.figure2 import plot_training_curves
@@ -49,10 +48,7 @@ def add_arguments(p):
                         'close together (default: 0 to the highest error)')
 
 
-def main(argv=None):
-    """``gluon-pydmn figure2`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):

@@ -10,7 +10,6 @@ under OUT/finetune/ and resume when the command is run again; OUT/finetune.md co
 (gluon_pydmn.reproduce.finetune).
 """
 import os
-import sys
 
 from .. import cli
 from ..cpu import configure_cpu
@@ -40,9 +39,7 @@ def add_arguments(p):
     cli.add_no_progress(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn finetune`` with the words ``argv``; see :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):

@@ -12,7 +12,6 @@ to a square, resized with Pillow's antialiased bilinear filter; grey and RGBA co
 a closing line counts the images that needed it.
 """
 import os
-import sys
 
 from .. import cli
 from ..cpu import configure_cpu
@@ -41,9 +40,7 @@ def add_arguments(p):
     cli.add_no_progress(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn predict`` with the words ``argv``; see :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def image_paths(items):

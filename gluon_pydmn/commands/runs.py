@@ -9,7 +9,6 @@ network where it has one; read from each folder's run.json and state.json, under
 versions are refused, naming `python -m gluon_pydmn.migrate`, which rewrites them.
 """
 import os
-import sys
 
 from .. import cli
 from ..errors import UserError
@@ -27,9 +26,7 @@ def add_arguments(p):
     cli.add_out(p, 'markdown file (default ROOT/README.md)')
 
 
-def main(argv=None):
-    """``gluon-pydmn runs`` with the words ``argv`` (default ``sys.argv[1:]``); see :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):

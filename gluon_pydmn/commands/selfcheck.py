@@ -9,7 +9,6 @@ training on 512 images (into a temporary run folder); Table 5's timing of two ne
 prints one line per check and exits with status 1 if any failed. On an MXNet without CUDA,
 --ctx gpu stops at once with the one line that names the build to install.
 """
-import sys
 import tempfile
 import time
 
@@ -39,9 +38,7 @@ def add_arguments(p):
     cli.add_no_progress(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn selfcheck`` with the words ``argv``; see :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def _forward(args, ctx):

@@ -16,7 +16,6 @@ seed does. Written to --out (default results/signature.md).
 """
 import glob
 import os
-import sys
 
 from .. import cli
 from ..catalog import MODEL_CFGS
@@ -64,10 +63,7 @@ def add_arguments(p):
     cli.add_ctx(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn signature`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def _run_folders(args):

@@ -18,7 +18,6 @@ exit status is 1 if a run failed.
 """
 import argparse
 import os
-import sys
 
 from .. import cli
 from ..catalog import LABEL_SETS
@@ -70,9 +69,7 @@ def add_arguments(p):
     cli.add_no_progress(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn sweep`` with the words ``argv`` (default ``sys.argv[1:]``); see :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):

@@ -11,7 +11,6 @@ $GLUON_PYDMN_PAPER_TABLES. Interrupted runs resume from --work-dir.
 """
 import datetime
 import os
-import sys
 
 import mxnet as mx
 
@@ -60,10 +59,7 @@ def add_arguments(p):
     cli.add_no_progress(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn table3`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):

@@ -13,7 +13,6 @@ CPU context the CPU switches for inference are set (gluon_pydmn.configure_cpu(tr
 on a GPU context nothing CPU-specific is.
 """
 import os
-import sys
 
 from .. import cli
 from ..cpu import configure_cpu
@@ -48,10 +47,7 @@ def add_arguments(p):
     cli.add_no_progress(p)
 
 
-def main(argv=None):
-    """``gluon-pydmn table5`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):

@@ -9,7 +9,6 @@ are left out, and the figure says so. Writes the image --out (default results/tr
 the generating command is printed under the panels and stored in the PNG's metadata.
 """
 import os
-import sys
 
 from .. import cli
 from ..reproduce import table5
@@ -30,10 +29,7 @@ def add_arguments(p):
                 default='results/tradeoff.png')
 
 
-def main(argv=None):
-    """``gluon-pydmn tradeoff`` with the words ``argv`` (default ``sys.argv[1:]``); see
-    :func:`run`."""
-    return run(cli.parse_command(sys.modules[__name__], argv))
+main = cli.command_main(__name__)
 
 
 def run(args):
