@@ -99,12 +99,25 @@ class Checkpoint:
         for name in self._files():
             os.remove(self.folder.file(name))
 
+    def discard_final(self):
+        """Drop a finished run's ``final.params``: ``state.json`` records that its weights
+        were not kept (``"weights_kept": false``), so the folder still reads as finished."""
+        state = self.folder.state()
+        if state is None or state['epoch'] != state['config']['epochs']:
+            raise CheckpointError('%s holds no finished run whose weights could be dropped'
+                                  % self.out_dir)
+        self._commit(dict(state, params=None, states=None, weights_kept=False))
+        self.clean(self.folder.state())
+
     def clean(self, state):
-        """Remove what a killed write left: temporary files, and epoch files that ``state``
-        (the folder's commit point, or None) does not name. Returns the names removed."""
+        """Remove what a killed write left: temporary files, epoch files that ``state`` (the
+        folder's commit point, or None) does not name, and ``final.params`` of a run whose
+        state says its weights were not kept. Returns the names removed."""
         keep = {state.get('params'), state.get('states')} if state else set()
+        dropped = {FINAL_FILE} if state and state.get('weights_kept') is False else set()
         stray = sorted(n for n in os.listdir(self.out_dir)
-                       if is_temporary(n) or (n in self._files() and n not in keep))
+                       if is_temporary(n) or n in dropped
+                       or (n in self._files() and n not in keep))
         for name in stray:
             os.remove(self.folder.file(name))
         return stray

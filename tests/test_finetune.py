@@ -12,12 +12,15 @@ import pytest
 from mxnet.gluon import nn
 
 import gluon_pydmn as g
+from gluon_pydmn.checkpoint import Checkpoint
 from gluon_pydmn.classifier import class_names, head_is_pretrained, num_outputs
 from gluon_pydmn.data import normalize_images
-from gluon_pydmn.errors import NotInitializedError
+from gluon_pydmn.commands import finetune as finetune_command
+from gluon_pydmn.errors import NotARunFolderError, NotInitializedError
 from gluon_pydmn.evaluate import evaluate, predict
 from gluon_pydmn.export import OnnxModel, export_mxnet, export_onnx
 from gluon_pydmn.model_zoo import get_model_list
+from gluon_pydmn.run_folder import RunFolder
 from gluon_pydmn.train import TrainConfig, train
 
 from conftest import load_pretrained_quietly
@@ -148,3 +151,38 @@ def test_the_committed_transfer_experiment_has_both_runs():
     starts = [os.path.basename(p) for p in FINETUNE_RUNS]
     assert len(starts) == 2 and starts[0].endswith('-cifar10-weights') and starts[1].endswith(
         '-scratch')
+    for path in FINETUNE_RUNS:  # finished in a clone too, where final.params is absent
+        assert RunFolder(path).is_finished(), path
+
+
+def test_finetune_command_runs_both_starts_and_drops_their_weights(data_root, release_root,
+                                                                   tmp_path, capsys):
+    """``gluon-pydmn finetune`` trains both runs, writes the comparison, and (without
+    ``--keep-weights``) leaves finished folders without ``final.params``; run again, it
+    trains nothing and writes the same table."""
+    base = ['--train-images', '256', '--epochs', '1', '--data-root', data_root,
+            '--weights-root', release_root, '--no-progress']
+    args = base + ['--out', str(tmp_path)]
+    text = finetune_command.main(args)
+    folders = sorted(glob.glob(str(tmp_path / 'finetune' / '*')))
+    assert [os.path.basename(f).rsplit('-', 1)[-1] for f in folders] == ['weights', 'scratch']
+    for path in folders:
+        folder = RunFolder(path)
+        assert folder.is_finished() and not folder.has('final.params')
+        assert folder.state()['weights_kept'] is False and len(folder.history()) == 1
+        with pytest.raises(NotARunFolderError, match='not kept'):
+            folder.weights()
+    assert 'the final weights are not kept: `--keep-weights` keeps them' in text
+    capsys.readouterr()
+    assert finetune_command.main(args) == text
+    assert capsys.readouterr().out.count('nothing to do') == 2
+    # a kill between the state's commit and the removal leaves final.params: the next open
+    # removes it
+    stray = os.path.join(folders[0], 'final.params')
+    open(stray, 'wb').close()
+    Checkpoint(folders[0]).clean(RunFolder(folders[0]).state())
+    assert not os.path.exists(stray)
+    kept = finetune_command.main(base + ['--out', str(tmp_path / 'kept'), '--keep-weights'])
+    assert ', final weights)' in kept
+    for path in glob.glob(str(tmp_path / 'kept' / 'finetune' / '*')):
+        assert RunFolder(path).has('final.params') and RunFolder(path).is_finished()

@@ -31,6 +31,10 @@ def add_arguments(p):
                    help="both runs' length: the paper's schema compressed to it "
                         '(default %(default)s)')
     p.add_argument('--seed', type=cli.non_negative_int, default=_DEFAULT.seed)
+    p.add_argument('--keep-weights', action='store_true',
+                   help="keep each finished run's final.params (by default dropped: the result "
+                        "is the errors, and the fine-tuned weights derive from the authors' "
+                        'release)')
     cli.add_out(p, 'folder of finetune.md and of the run folders (under finetune/; default '
                    '%(default)s)', default='results', metavar='DIR')
     cli.add_data_root(p)
@@ -50,7 +54,8 @@ def run(args):
     command = cli.command_line(args)
     folders = run_experiment(exp, os.path.join(args.out, 'finetune'), data_root=args.data_root,
                              weights_root=args.weights_root, ctx=ctx,
-                             progress=not args.no_progress, command=command)
+                             progress=not args.no_progress, command=command,
+                             keep_weights=args.keep_weights)
     text = write_experiment_markdown(exp, folders, os.path.join(args.out, 'finetune.md'),
                                      command, ctx=ctx[0])
     print(text)

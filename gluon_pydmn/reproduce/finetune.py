@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import mxnet as mx
 
 from ..catalog import label_set as label_set_info
+from ..checkpoint import Checkpoint
 from ..data import get_dataset
 from ..machine import machine_info, machine_line
 from ..model_zoo import get_model
-from ..run_folder import RunFolder, run_result
+from ..run_folder import FINAL_FILE, RunFolder, run_result
 from ..schema import TrainConfig
 from ..train import train
 from ..utils import context_list, write_text
@@ -75,8 +76,13 @@ def _network(exp, start, weights_root, contexts):
 
 
 def run_experiment(exp, out, *, data_root=None, weights_root=None, ctx=None, progress=True,
-                   log=print, command=None):
+                   log=print, command=None, keep_weights=False):
     """Train (or resume) both runs of ``exp`` into run folders under ``out``.
+
+    The experiment's result is the two runs' errors. Unless ``keep_weights``, each finished
+    run's ``final.params`` is dropped (:meth:`~gluon_pydmn.checkpoint.Checkpoint.discard_final`):
+    the fine-tuned weights derive from the authors' release, which this repository does not
+    redistribute.
 
     Returns
     -------
@@ -93,6 +99,8 @@ def run_experiment(exp, out, *, data_root=None, weights_root=None, ctx=None, pro
         train(_network(exp, start, weights_root, contexts), train_set, test_set, folder,
               exp.config, ctx=contexts, progress=progress, log=log, model_name=exp.model,
               command=command, note='Started from %s.' % description)
+        if not keep_weights and RunFolder(folder).has(FINAL_FILE):
+            Checkpoint(folder).discard_final()
         folders[start] = RunFolder(folder)
     return folders
 
@@ -121,10 +129,17 @@ def experiment_markdown(exp, folders, command, machine, where='.'):
               'trained from scratch. The wall times are those of a machine shared with other '
               'work, not a speed comparison: both runs do the same computation.'
               % (abs(gap), 'better' if gap > 0 else 'worse'), '',
-              'Run folders (history, summary, final weights): %s.'
-              % ', '.join('[%s](%s/summary.md)' % (start, os.path.relpath(f.path, where))
-                          for start, f in folders.items()), '']
+              'Run folders (history, summary%s): %s.'
+              % (_weights_note(folders),
+                 ', '.join('[%s](%s/summary.md)' % (start, os.path.relpath(f.path, where))
+                           for start, f in folders.items())), '']
     return '\n'.join(lines)
+
+
+def _weights_note(folders):
+    if all(f.has(FINAL_FILE) for f in folders.values()):
+        return ', final weights'
+    return '; the final weights are not kept: `--keep-weights` keeps them'
 
 
 def write_experiment_markdown(exp, folders, path, command, ctx=None):
