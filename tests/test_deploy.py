@@ -53,7 +53,9 @@ def _randomise_batchnorms(net, rng):
 @pytest.mark.parametrize('family', g.model_zoo.FAMILIES)
 def test_deploy_folds_leading_batchnorms_into_the_stream(family, images):
     """Leading BNs fold into a shifted stream where they can (also across projection shortcuts
-    and into the last block) and stay where they cannot; the outputs match either way."""
+    and into the last block) and stay where they cannot; the outputs match either way, to
+    float32 rounding of the logits (which the randomised BatchNorms make a few hundred)."""
+    mx.random.seed(0)  # the weights must not depend on which tests ran before
     net = g.get_cifar_net(family, 29, 0.25, initialize=True)
     _randomise_batchnorms(net, np.random.RandomState(0))
     blocks = net.blocks()
@@ -64,11 +66,12 @@ def test_deploy_folds_leading_batchnorms_into_the_stream(family, images):
     bn7.beta.set_data(bn7.beta.data() + 100.0)  # a shift beyond MAX_STREAM_SHIFT
     x = images[10][:32]
     expected = net(x).asnumpy()
+    tolerance = 1e-6 * max(1.0, np.abs(expected).max())
     for fuse in (True, False):
         deployed = deploy(net, fuse=fuse)
         kept = [i for i, block in enumerate(deployed.blocks) if block.pre_bn is not None]
         assert kept == [0, 4, 7]
-        assert np.abs(deployed(x).asnumpy() - expected).max() <= 1e-4
+        assert np.abs(deployed(x).asnumpy() - expected).max() <= tolerance
     assert deployed.fusion == 'none' and deploy(net).fusion == 'MKLDNN'
 
 
