@@ -26,7 +26,8 @@ from . import classifier
 from .blocks import DEFAULT_KERNEL_SIZES, MAIN_PARTS, ResidualBlock, batch_norm
 from .errors import NotInitializedError
 
-__all__ = ['CIFARNet', 'STAGE_CHANNELS', 'STEM_CHANNELS', 'blocks_per_stage', 'check_input']
+__all__ = ['CIFARNet', 'STAGE_CHANNELS', 'STEM_CHANNELS', 'blocks_per_stage', 'check_input',
+           'recheck_input_values']
 
 STEM_CHANNELS = 32
 STAGE_CHANNELS = (32, 64, 128)
@@ -47,7 +48,8 @@ def blocks_per_stage(depth):
 def check_input(net, x, dtype='float32'):
     """Refuse NDArray input that is not a non-empty batch of RGB images (N, 3, H, W) of the
     network's ``dtype`` (float32 unless it was cast), before MXNet's own, less telling errors
-    (symbols pass: their shapes are not known yet)."""
+    (symbols pass: their shapes are not known yet). At inference also refuse raw 0-255 pixels,
+    until one batch has passed, and warn once per image size other than 32x32."""
     shape = getattr(x, 'shape', None)
     if shape is None:
         return
@@ -61,7 +63,7 @@ def check_input(net, x, dtype='float32'):
         raise TypeError('%s expects %s images normalised with the CIFAR mean and std '
                         '(gluon_pydmn.data.normalize_images or test_transform); got %s'
                         % (type(net).__name__, np.dtype(dtype).name, np.dtype(x.dtype).name))
-    if not autograd.is_recording():  # inference: one cheap look at the values and the size
+    if not autograd.is_recording():
         _check_inference_input(net, x)
 
 
@@ -70,11 +72,14 @@ _RAW_PIXELS = 20.0
 
 
 def _check_inference_input(net, x):
-    peak = float(x.abs().max().asscalar())
-    if peak > _RAW_PIXELS:
-        raise ValueError('%s got values up to %g: these look like raw 0-255 pixels; scale and '
-                         'normalise them first (gluon_pydmn.data.normalize_images(uint8 images), '
-                         'or test_transform())' % (type(net).__name__, peak))
+    """At inference, refuse raw 0-255 pixels and warn once per image size other than 32x32.
+
+    The values are looked at until one batch passes: the look waits for the data (a
+    synchronisation), and a wrong preprocessing shows in the first batch already, so a network
+    in steady use (timing, serving) pays nothing."""
+    if not getattr(net, '_values_checked', False):
+        _refuse_raw_pixels(net, x)
+        net._values_checked = True
     size = tuple(x.shape[2:])
     if size != (32, 32) and size not in getattr(net, '_sizes_warned', set()):
         warnings.warn('%s was built for 32x32 CIFAR images and got %dx%d: it runs (global '
@@ -82,6 +87,20 @@ def _check_inference_input(net, x):
                       '32x32 (gluon_pydmn.image_folder.load_image_files does)'
                       % (type(net).__name__, size[0], size[1]), stacklevel=4)
         net._sizes_warned = getattr(net, '_sizes_warned', set()) | {size}
+
+
+def recheck_input_values(net):
+    """Have ``net`` look at the values of its inference batches again until one passes
+    (:func:`check_input`)."""
+    net._values_checked = False
+
+
+def _refuse_raw_pixels(net, x):
+    peak = float(x.abs().max().asscalar())
+    if peak > _RAW_PIXELS:
+        raise ValueError('%s got values up to %g: these look like raw 0-255 pixels; scale and '
+                         'normalise them first (gluon_pydmn.data.normalize_images(uint8 images), '
+                         'or test_transform())' % (type(net).__name__, peak))
 
 
 class CIFARNet(HybridBlock):

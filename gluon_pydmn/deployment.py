@@ -46,7 +46,7 @@ from mxnet.gluon import nn
 from mxnet.gluon.block import HybridBlock
 
 from .blocks import BN_EPSILON, ConvMain, DepthwiseMain, PyramidDepthwise
-from .cifar_net import CIFARNet, check_input
+from .cifar_net import CIFARNet, check_input, recheck_input_values
 from .export import export_mxnet
 from .utils import context_list
 
@@ -324,4 +324,5 @@ def deploy(net, concat='branches', fuse=True, ctx=None):
     out.fusion = _hybridize_fused(out, ctx) if fuse else 'none'
     if not fuse:
         out.hybridize(static_alloc=True, static_shape=True, backend=None)
+    recheck_input_values(out)  # the parity check's batch is not the user's
     return out

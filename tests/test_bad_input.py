@@ -156,7 +156,10 @@ def test_the_packages_errors_live_in_errors_py(module, name, builtin):
     assert error.__doc__ and '\n' not in error.__doc__.strip()  # one line
 
 
-def test_raw_pixels_given_to_the_network_are_refused(net, data_root):
+def test_raw_pixels_given_to_the_network_are_refused(data_root):
+    """A network refuses them until it has passed one batch (the next test says why)."""
+    mx.random.seed(0)
+    net = g.get_cifar_net('pydmobilenet_concat', 29, 0.25, initialize=True)
     raw = g.CIFAR10(data_root, train=False).images[:4].transpose(0, 3, 1, 2).astype(np.float32)
     with pytest.raises(ValueError, match='look like raw 0-255 pixels.*normalize_images'):
         net(mx.nd.array(raw))
@@ -164,6 +167,22 @@ def test_raw_pixels_given_to_the_network_are_refused(net, data_root):
     with pytest.raises(ValueError, match='raw 0-255 pixels'):
         deployed(mx.nd.array(raw))
     assert net(g.data.normalize_images(raw.transpose(0, 2, 3, 1).astype(np.uint8))).shape == (4, 10)
+
+
+def test_the_raw_pixel_check_looks_at_values_until_one_batch_passes(monkeypatch):
+    """The look at the values synchronises; a network in steady use (timing, serving) must
+    not pay for it on every call."""
+    looks = []
+    real = mx.nd.NDArray.asscalar
+    monkeypatch.setattr(mx.nd.NDArray, 'asscalar', lambda self: looks.append(1) or real(self))
+    mx.random.seed(0)
+    fresh = g.get_cifar_net('mobilenet', 11, 0.25, initialize=True)
+    x = mx.nd.random.normal(shape=(2, 3, 32, 32))
+    with pytest.raises(ValueError, match='raw 0-255 pixels'):
+        fresh(x * 255)
+    for _ in range(4):
+        fresh(x).wait_to_read()
+    assert len(looks) == 2  # the refused batch and the first good one
 
 
 def test_another_image_size_runs_with_one_warning_per_size():
