@@ -10,6 +10,7 @@
 #                           machine: results/table5-cpu.md/.csv (table5-gpu.* on a GPU), then tradeoff
 #   make figure2            the paper's Figure 2 (training curves) from the runs in results/training
 #   make training-index     results/training/README.md: every committed run, its schema and result
+#   make claims             results/claims.md: verdicts on the paper's comparisons from our runs
 #   make signature          results/signature.md: fit and confidence of the runs' weights and the
 #                           authors' (tells mixup-trained weights from others)
 #   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md
@@ -43,7 +44,7 @@ CTX ?= cpu
 DATASET ?= cifar10
 
 .PHONY: install data weights pretrained test test-slow reproduce-table3 tradeoff table5 figure2 \
-	training-index signature benchmark train sweep clean
+	training-index claims signature benchmark train sweep clean
 
 install: $(VENV)/.installed
 
@@ -100,6 +101,9 @@ figure2: install
 
 training-index: install
 	$(BIN)/gluon-pydmn runs --root results/training
+
+claims: install
+	$(BIN)/gluon-pydmn claims --out results
 
 signature: data weights
 	$(BIN)/gluon-pydmn signature --ctx $(CTX) --out results/signature.md

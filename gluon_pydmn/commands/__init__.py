@@ -31,6 +31,7 @@ COMMANDS = [
     'figure2',
     'runs',
     'signature',
+    'claims',
     'benchmark',
     'sweep',
     'selfcheck',
