@@ -77,7 +77,7 @@ def test_finished_candidates_get_a_verdict_with_their_gaps(tmp_path):
     assert 'paper +1.30, released weights +1.30, ours -0.16' in mobilenet
     assert 'best 8.03%; needs within 7.55-8.19%' in add and add.endswith('| **holds** |')
     assert 'paper -0.04, released weights -0.04, ours +0.16' in add
-    assert '| MobileNet-29-0.5 | 0.079M | 8.63% | 8.63% | seed 0: best 7.71% (epoch 319), ' \
+    assert '| MobileNet-29-0.5 | 0.079M | 8.63% | 8.63% | seed 1: best 7.71% (epoch 319), ' \
            'last 7.78% |' in text
 
 

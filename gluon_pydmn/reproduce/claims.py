@@ -25,7 +25,8 @@ __all__ = ['Claim', 'CLAIMS', 'REFERENCE_MODEL', 'REFERENCE_RUNS', 'reference_ba
 #: The network both claims compare against, and its run folders (seeds 0 and 1) under the
 #: training root.
 REFERENCE_MODEL = 'pydmobilenet_concat_29_0.25'
-REFERENCE_RUNS = ('pydmobilenet_concat_29_0.25-cifar10', 'pydmobilenet_concat_29_0.25-cifar10-seed1')
+REFERENCE_RUNS = ('pydmobilenet_concat_29_0.25-cifar10',
+                  'pydmobilenet_concat_29_0.25-cifar10-seed1')
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def verdict(rule, best_errors, candidate_error=None):
     meets it (None without one)."""
     mean, spread = reference_band(best_errors)
     if rule == 'worse':
-        low, high = round(max(best_errors) + spread, 2), float('inf')
+        low = round(max(best_errors) + spread, 2)
         condition = 'above %.2f%% (the worse seed plus the spread)' % low
         holds = None if candidate_error is None else candidate_error > low
     elif rule == 'within':
@@ -84,10 +85,10 @@ def verdict(rule, best_errors, candidate_error=None):
 
 
 def _finished_result(root, name):
-    """:func:`~gluon_pydmn.run_folder.run_result` of a finished run folder, or None for one
-    missing or still training."""
+    """:func:`~gluon_pydmn.run_folder.run_result` of a finished run folder, with its
+    ``seed``, or None for one missing or still training."""
     folder = RunFolder(os.path.join(root, name))
-    return folder.result() if folder.is_finished() else None
+    return dict(folder.result(), seed=folder.config().seed) if folder.is_finished() else None
 
 
 def _unfinished(root, name):
@@ -112,10 +113,10 @@ class _Table3:
 
 
 def _network_row(model, runs, table3, status=''):
-    """One network: #params, the paper's error, the released weights', our runs' (or the
+    """One network: #params, the paper's error, the released weights', our ``runs``' (or the
     ``status`` of its unfinished run)."""
-    ours = '; '.join('%s: best %.2f%% (epoch %d), last %.2f%%' % (
-        name, r['best_error'], r['best_epoch'], r['last_error']) for name, r in runs)
+    ours = '; '.join('seed %d: best %.2f%% (epoch %d), last %.2f%%' % (
+        r['seed'], r['best_error'], r['best_epoch'], r['last_error']) for r in runs)
     return '| %s | %.3fM | %.2f%% | %.2f%% | %s |' % (
         MODEL_CFGS[model].paper_name, table3.params_m(model), table3.paper(model),
         table3.released(model), ours or status)
@@ -168,11 +169,10 @@ def claims_markdown(root, table3_rows, tables, command):
              % (command, root), '',
              '| network | #params | paper | released weights | ours (test error) |',
              '|---|---:|---:|---:|---|',
-             _network_row(REFERENCE_MODEL, [('seed %d' % i, r) for i, r in enumerate(references)],
-                          table3)]
+             _network_row(REFERENCE_MODEL, references, table3)]
     status = {c.run: _unfinished(root, c.run) for c in CLAIMS if results[c.run] is None}
-    lines += [_network_row(c.model, [('seed 0', results[c.run])] if results[c.run] else [],
-                           table3, status.get(c.run)) for c in CLAIMS]
+    lines += [_network_row(c.model, [results[c.run]] if results[c.run] else [], table3,
+                           status.get(c.run)) for c in CLAIMS]
     lines += ['', 'The reference, PydMobileNet-Concat-29-0.25, has two seeds: best-epoch mean '
               '%.2f%%, spread %.2f points. The rule, fixed before the candidates\' results: '
               'the first claim holds if MobileNet-29-0.5 is above the worse seed by more than '
