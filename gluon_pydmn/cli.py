@@ -133,10 +133,16 @@ def add_no_progress(p):
 def add_trained_network(p):
     """The options that choose a trained network and its test set: ``--model``, ``--dataset``,
     ``--checkpoint`` (default: the authors' weights), ``--weights-root``, ``--data-root`` and
-    ``--ctx`` (see :func:`gluon_pydmn.evaluate.load_for_evaluation`)."""
-    add_model(p)
-    add_label_set(p)
-    p.add_argument('--checkpoint', help="your .params file (default: the authors' weights)")
+    ``--ctx``. ``--model`` and ``--dataset`` left out are what the checkpoint's run folder
+    records (:func:`gluon_pydmn.evaluate.trained_on`)."""
+    add_model(p, required=False)
+    p.add_argument('--dataset', choices=list(LABEL_SETS),
+                   help="label set (default: the checkpoint's run folder's, else cifar10): "
+                        'cifar100-fine is the standard 100-class task, cifar100-coarse the 20 '
+                        "superclasses with a 100-output head, as the authors trained for the "
+                        "paper's CIFAR-100 column")
+    p.add_argument('--checkpoint', help="your .params file (default: the authors' weights); "
+                                        "in a run folder it names the network and label set")
     add_weights_root(p)
     add_data_root(p)
     add_ctx(p)

@@ -7,12 +7,13 @@ from tqdm import tqdm
 
 from .classifier import class_names, head_is_pretrained, input_normalization
 from .data import augmented_batch, check_raw_dataset, get_dataset, normalize_images
-from .errors import LabelSetMismatchError
+from .catalog import LABEL_SETS
+from .errors import LabelSetMismatchError, UnknownNameError
 from .model_zoo import load_trained
 from .utils import context_list
 
 __all__ = ['LabelSetMismatchError', 'predict', 'classify', 'error_rate', 'evaluate',
-           'check_label_set', 'load_for_evaluation', 'recompute_batchnorm']
+           'check_label_set', 'trained_on', 'load_for_evaluation', 'recompute_batchnorm']
 
 
 def check_label_set(net, dataset):
@@ -218,18 +219,44 @@ def evaluate(net, dataset, batch_size=500, ctx=None, progress=True, allow_label_
     return error_rate(logits, dataset.labels)
 
 
-def load_for_evaluation(name, label_set='cifar10', checkpoint_path=None, root=None,
+def trained_on(name=None, label_set=None, checkpoint_path=None):
+    """``(name, label_set)`` completed from the run folder holding ``checkpoint_path``: a
+    ``None`` takes what its ``run.json`` records; without one ``label_set`` is ``'cifar10'``.
+
+    Raises
+    ------
+    UnknownNameError
+        ``name`` is None and ``checkpoint_path`` is not in a run folder of a CIFAR label set.
+    """
+    from .run_folder import record_beside  # run_folder imports the schema, not the zoo
+    record = record_beside(checkpoint_path) if checkpoint_path else None
+    if record is not None and record['label_set'] not in LABEL_SETS:
+        record = None  # trained on an image folder: its test set is not a CIFAR one
+    if name is None:
+        if record is None:
+            raise UnknownNameError('which network? give its zoo name (--model NAME), or a '
+                                   'checkpoint in a run folder of a CIFAR training run, whose '
+                                   'run.json names it')
+        name = record['model']
+    if label_set is None:
+        label_set = record['label_set'] if record is not None else 'cifar10'
+    return name, label_set
+
+
+def load_for_evaluation(name=None, label_set=None, checkpoint_path=None, root=None,
                         data_root=None, ctx=None):
     """Zoo network ``name`` with trained weights for ``label_set`` and that label set's test set.
 
     The weights are the authors' or your own ``checkpoint_path``
-    (:func:`gluon_pydmn.model_zoo.load_trained`); the network is hybridized and checked to
-    predict the test set's labels (:func:`check_label_set`).
+    (:func:`gluon_pydmn.model_zoo.load_trained`); a ``name`` or ``label_set`` left None is
+    the one the checkpoint's run folder records (:func:`trained_on`). The network is
+    hybridized and checked to predict the test set's labels (:func:`check_label_set`).
 
     Returns
     -------
     (CIFARNet, dataset)
     """
+    name, label_set = trained_on(name, label_set, checkpoint_path)
     net = load_trained(name, label_set, checkpoint_path, ctx=ctx, root=root)
     test_set = get_dataset(label_set, train=False, root=data_root)
     check_label_set(net, test_set)

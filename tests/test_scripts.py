@@ -1,5 +1,8 @@
 """gluon-pydmn evaluate and gluon-pydmn export on real data and the authors' weights, and
 the loading of one's own checkpoints they rest on (get_model(checkpoint_path=), load_trained)."""
+import glob
+import os
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ from gluon_pydmn.commands import evaluate as evaluate_script, export as export_s
 from gluon_pydmn.evaluate import LabelSetMismatchError, evaluate
 from gluon_pydmn.model_zoo import MODEL_CFGS, load_trained
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
+from gluon_pydmn.run_folder import RunFolder
 
 from conftest import reset_input_batchnorm
 
@@ -154,3 +158,32 @@ def test_evaluate_script_refuses_batch_size_zero(capsys):
     with pytest.raises(SystemExit) as info:
         cli.parse_command(evaluate_script, ['--model', 'mobilenet_29_0.5', '--batch-size', '0'])
     assert info.value.code == 2 and 'at least 1' in capsys.readouterr().err
+
+
+COMMITTED_WEIGHTS = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'results', 'training', '*', 'final.params')))
+
+
+@pytest.mark.parametrize('path', COMMITTED_WEIGHTS, ids=lambda p: p.split(os.sep)[-2])
+def test_committed_final_weights_give_their_runs_last_epoch_error(path, data_root, capsys):
+    """``gluon-pydmn evaluate --checkpoint RUN/final.params``, the network and label set read
+    from the run folder, gives the test error the run recorded at its last epoch (to one test
+    image: the epochs may have been tested on another CPU's kernels)."""
+    assert len(COMMITTED_WEIGHTS) >= 4
+    result = evaluate_script.main(['--checkpoint', path, '--data-root', data_root,
+                                   '--no-progress'])
+    folder = RunFolder(os.path.dirname(path))
+    assert folder.is_finished()
+    assert result['error'] == pytest.approx(folder.result()['last_error'], abs=0.011)
+    assert capsys.readouterr().out.startswith(folder.record()['model'] + ' (')
+
+
+def test_evaluate_without_a_model_needs_a_run_folders_checkpoint(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.run(evaluate_script.main, ['--no-progress'])
+    assert 'which network? give its zoo name (--model NAME)' in capsys.readouterr().err
+    loose = tmp_path / 'weights.params'
+    loose.write_bytes(b'')
+    with pytest.raises(SystemExit):
+        cli.run(evaluate_script.main, ['--checkpoint', str(loose)])
+    assert 'run.json names it' in capsys.readouterr().err

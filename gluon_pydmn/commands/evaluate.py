@@ -2,11 +2,11 @@
 
     gluon-pydmn evaluate --model pydmobilenet_concat_56_0.75                 # 4.72
     gluon-pydmn evaluate --model pydmobilenet_concat_56_0.75 --dataset cifar100-coarse
-    gluon-pydmn evaluate --model pydmobilenet_concat_29_0.25 \\
-        --checkpoint runs/pydmobilenet_concat_29_0.25-cifar10/final.params --deploy
+    gluon-pydmn evaluate --checkpoint runs/pydmobilenet_concat_29_0.25-cifar10/final.params --deploy
 
 As timm's validate.py. Without --checkpoint the authors' released weights are used (their
-CIFAR-100 weights predict the 20 coarse labels: there are none for cifar100-fine). --deploy
+CIFAR-100 weights predict the 20 coarse labels: there are none for cifar100-fine); a
+checkpoint in a run folder names its network and label set (--model, --dataset optional). --deploy
 also scores the deploy form (gluon_pydmn.deploy) and reports its largest logit difference.
 --recompute-bn N also scores the weights with every BatchNorm's statistics recomputed over N
 random augmented training images (gluon_pydmn.evaluate.recompute_batchnorm, "precise BN").
@@ -19,7 +19,8 @@ from ..cpu import configure_cpu
 from ..data import get_dataset
 from ..deployment import deploy
 from ..errors import UserError
-from ..evaluate import error_rate, load_for_evaluation, predict, recompute_batchnorm
+from ..evaluate import (error_rate, load_for_evaluation, predict, recompute_batchnorm,
+                        trained_on)
 
 __all__ = ['add_arguments', 'run', 'main']
 
@@ -49,6 +50,7 @@ def run(args):
     """
     configure_cpu(training=False)
     ctx = cli.context(args)
+    args.model, args.dataset = trained_on(args.model, args.dataset, args.checkpoint)
     net, test_set = load_for_evaluation(args.model, args.dataset, args.checkpoint,
                                         args.weights_root, args.data_root, ctx)
     train_set = _recompute_bn_images(args)  # refused before any work is done

@@ -22,7 +22,7 @@ from .. import cli
 from ..cpu import configure_cpu
 from ..deployment import deploy
 from ..errors import UserError
-from ..evaluate import load_for_evaluation, predict
+from ..evaluate import load_for_evaluation, predict, trained_on
 from ..export import OnnxModel, export_mxnet, export_onnx
 
 __all__ = ['FORMATS', 'add_arguments', 'run', 'main']
@@ -93,6 +93,7 @@ def run(args):
     """
     configure_cpu(training=False)
     ctx = cli.context(args)
+    args.model, args.dataset = trained_on(args.model, args.dataset, args.checkpoint)
     net, test_set = load_for_evaluation(args.model, args.dataset, args.checkpoint,
                                         args.weights_root, args.data_root, ctx)
     _check_writable(args.out)
