@@ -19,8 +19,9 @@ INTRO = ('Each folder holds a run of `gluon-pydmn train`: `summary.md` (command,
          'unfinished run also its resumable state (`state.json` and the last epoch\'s '
          '`.params`/`.states`), which '
          '`gluon-pydmn train --resume <folder>` resumes on any machine; a finished one '
-         '`final.params`, loadable with `gluon_pydmn.load_trained(name, label_set, '
-         'checkpoint_path=...)`. The paper\'s errors are for its full 320-epoch schema (the '
+         '`final.params` (unless its `state.json` says `"weights_kept": false`), loadable '
+         'with `gluon_pydmn.load_run(path)` and scored by `gluon-pydmn evaluate --checkpoint '
+         'path`. The paper\'s errors are for its full 320-epoch schema (the '
          'authors\' notebook reported the best epoch), except for GluonCV\'s networks, where '
          'it quotes GluonCV\'s model zoo (Table 3\'s ResNet-20* and ResNet-56*, Table 4\'s '
          'ResNet-110*).')
