@@ -40,12 +40,13 @@ def add_model(p, required=True):
                    help='zoo name, e.g. pydmobilenet_concat_56_0.75')
 
 
-def add_label_set(p, default='cifar10'):
-    """``--dataset``: a label set of :data:`gluon_pydmn.catalog.LABEL_SETS`."""
+def add_label_set(p, default='cifar10', default_text='%(default)s'):
+    """``--dataset``: a label set of :data:`gluon_pydmn.catalog.LABEL_SETS` (``default_text``
+    says in the help what a left-out ``--dataset`` means)."""
     p.add_argument('--dataset', default=default, choices=list(LABEL_SETS),
-                   help='label set (default %(default)s): cifar100-fine is the standard '
-                        '100-class task, cifar100-coarse the 20 superclasses with a 100-output '
-                        "head, as the authors trained for the paper's CIFAR-100 column")
+                   help='label set (default %s): cifar100-fine is the standard 100-class task, '
+                        'cifar100-coarse the 20 superclasses with a 100-output head, as the '
+                        "authors trained for the paper's CIFAR-100 column" % default_text)
 
 
 def add_data_root(p, help=None):
@@ -136,11 +137,7 @@ def add_trained_network(p):
     ``--ctx``. ``--model`` and ``--dataset`` left out are what the checkpoint's run folder
     records (:func:`gluon_pydmn.evaluate.trained_on`)."""
     add_model(p, required=False)
-    p.add_argument('--dataset', choices=list(LABEL_SETS),
-                   help="label set (default: the checkpoint's run folder's, else cifar10): "
-                        'cifar100-fine is the standard 100-class task, cifar100-coarse the 20 '
-                        "superclasses with a 100-output head, as the authors trained for the "
-                        "paper's CIFAR-100 column")
+    add_label_set(p, default=None, default_text="the checkpoint's run folder's, else cifar10")
     p.add_argument('--checkpoint', help="your .params file (default: the authors' weights); "
                                         "in a run folder it names the network and label set")
     add_weights_root(p)

@@ -6,8 +6,9 @@
 
 As timm's validate.py. Without --checkpoint the authors' released weights are used (their
 CIFAR-100 weights predict the 20 coarse labels: there are none for cifar100-fine); a
-checkpoint in a run folder names its network and label set (--model, --dataset optional). --deploy
-also scores the deploy form (gluon_pydmn.deploy) and reports its largest logit difference.
+checkpoint in a run folder names its network and label set (--model, --dataset optional).
+--deploy also scores the deploy form (gluon_pydmn.deploy) and reports its largest logit
+difference.
 --recompute-bn N also scores the weights with every BatchNorm's statistics recomputed over N
 random augmented training images (gluon_pydmn.evaluate.recompute_batchnorm, "precise BN").
 """
