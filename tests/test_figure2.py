@@ -27,6 +27,12 @@ def two_runs(data_root, tmp_path_factory):
     return folders
 
 
+def _legend(fig):
+    """The figure's one legend, entry by entry."""
+    (legend,) = fig.legends
+    return [t.get_text() for t in legend.get_texts()]
+
+
 def test_display_names():
     assert display_name('pydmobilenet_concat_56_0.25') == 'PydMobileNet-Concat-56-0.25'
     assert display_name('cifar_resnet110_v2') == 'ResNet-110 (pre-activation, GluonCV)'
@@ -42,9 +48,9 @@ def test_curves_are_the_runs_histories_with_names_params_and_schema(two_runs):
         for line, (run, history) in zip(ax.lines, runs):
             assert list(line.get_xdata()) == [1, 2]
             assert np.allclose(line.get_ydata(), [r[column] for r in history])
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == ['ResNet-20 (GluonCV) (0.272M params)',
-                          'PydMobileNet-Concat-29-0.25 (0.093M params)']
+    assert loss_ax.get_legend() is None and error_ax.get_legend() is None  # one, below both
+    assert _legend(fig) == ['ResNet-20 (GluonCV) (0.272M params)',
+                            'PydMobileNet-Concat-29-0.25 (0.093M params)']
     caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
     assert caption.count("the paper's schema compressed to 0.00625 of its length (2 epochs") == 2
     assert 'made by a test' in caption and '128 training images' in caption
@@ -59,7 +65,7 @@ def test_paper_errors_are_dotted_lines_in_each_runs_colour(two_runs):
     for curve, line, value in zip(curves, paper, (7.3, 7.33)):
         assert list(line.get_ydata()) == [value, value] and line.get_linestyle() == ':'
         assert line.get_color() == curve.get_color()
-    labels = [t.get_text() for t in error_ax.get_legend().get_texts()]
+    labels = _legend(fig)
     assert labels[2] == "paper: 7.30% (quoted from GluonCV's model zoo)"
     assert labels[3] == 'paper: 7.33% (full 320-epoch schema)'
     caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')
@@ -80,7 +86,7 @@ def test_runs_of_one_network_are_told_apart_by_seed_then_folder(two_runs, tmp_pa
         folders.append(str(tmp_path / folder))
     fig = plot_training_curves(folders + [two_runs[0]], paper_error=lambda model, labels: 7.33)
     loss_ax, error_ax = fig.axes
-    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == [
+    assert _legend(fig)[:4] == [
         'PydMobileNet-Concat-29-0.25, seed 0 (0.093M params)',
         'PydMobileNet-Concat-29-0.25, seed3 (0.093M params)',
         'PydMobileNet-Concat-29-0.25, seed3-again (0.093M params)',
@@ -96,6 +102,24 @@ def test_runs_of_one_network_are_told_apart_by_seed_then_folder(two_runs, tmp_pa
 def test_more_runs_than_colours_are_all_drawn(two_runs):
     fig = plot_training_curves(two_runs * 4)
     assert [len(ax.lines) for ax in fig.axes] == [8, 8]
+
+
+@pytest.mark.parametrize('copies', [1, 4])
+def test_axes_legend_and_caption_stack_without_overlap(two_runs, copies):
+    """The legend sits under both axes (tick labels included) and the caption under it, all
+    inside the figure, however many runs and caption lines there are."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig = plot_training_curves(two_runs * copies, footer='made by a test ' * 40,
+                               paper_error=lambda model, labels: 7.33)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    axes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    (legend,) = fig.legends
+    legend_box = legend.get_window_extent(renderer)
+    (caption,) = fig.texts
+    caption_box = caption.get_window_extent(renderer)
+    assert all(legend_box.y1 < box.y0 for box in axes)
+    assert caption_box.y1 < legend_box.y0 and caption_box.y0 >= 0
+    assert max(box.y1 for box in axes) <= fig.bbox.y1
 
 
 def test_figure2_script_writes_a_png_with_its_command(two_runs, tmp_path):
@@ -286,7 +310,7 @@ def test_test_errors_of_stale_epochs_are_drawn_faded(two_runs, tmp_path, stale_e
     assert [list(line.get_xdata()) for line in valid] == ([[2]] if stale_epochs == [1] else [])
     assert all(line.get_alpha() is None and line.get_color() == faded.get_color()
                for line in valid)
-    labels = [t.get_text() for t in error_ax.get_legend().get_texts()]
+    labels = _legend(fig)
     assert labels == ['PydMobileNet-Concat-29-0.25 (0.093M params)',
                       'paper: 7.33% (full 320-epoch schema)']
     caption = ' '.join(t.get_text() for t in fig.texts).replace('\n', ' ')

@@ -56,7 +56,7 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None, error_range=No
     folders = [RunFolder(d) for d in run_dirs]
     runs = [(f.record(), f.history()) for f in folders]
     names = _run_names(run_dirs, [run for run, _ in runs])
-    fig = Figure(figsize=(11, 5.2))
+    fig = Figure()
     loss_ax, error_ax = fig.subplots(1, 2)
     caption = []
     papers = {}  # (model, label set) -> the paper's error, its source, the line's colour
@@ -93,19 +93,36 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None, error_range=No
     for paper, source, color in papers.values():  # after the runs: last in the legend
         error_ax.axhline(paper, color=color, linestyle=':', linewidth=1.2,
                          label='paper: %.2f%% (%s)' % (paper, source))
-    for ax, ylabel in ((loss_ax, 'training loss (soft-label cross-entropy while mixup is on)'),
-                       (error_ax, 'test error (%)')):
+    for ax, ylabel in ((loss_ax, 'training loss'), (error_ax, 'test error (%)')):
         ax.set_xlabel('epoch')
-        ax.set_ylabel(ylabel, fontsize=9)
+        ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-        # the curves fall from the upper left; a zoomed axis cuts them anywhere
-        ax.legend(fontsize=8, loc='best' if error_range and ax is error_ax else 'upper right')
     error_ax.set_ylim(error_range or
                       (0, min(100, max(r['test_error'] for _, h in runs for r in h) * 1.05)))
+    caption.append('Training loss: the soft-label cross-entropy while mixup is on.')
     text = '\n'.join(textwrap.fill(line, 170) for line in caption + ([footer] if footer else []))
-    fig.text(0.01, 0.01, text, fontsize=7, color='dimgray', va='bottom')
-    fig.subplots_adjust(top=0.95, bottom=0.12 + 0.035 * text.count('\n'), wspace=0.25)
+    _lay_out(fig, text, *error_ax.get_legend_handles_labels())
     return fig
+
+
+def _lay_out(fig, caption, handles, labels):
+    """Size the figure so the axes, one legend for both and the caption stack without overlap.
+
+    The legend goes under the axes rather than on them: the curves that matter (runs ending
+    close together) sit exactly where a legend inside would cover them.
+    """
+    columns = 2 if len(labels) > 2 else 1
+    legend_height = 0.15 + 0.2 * -(-len(labels) // columns)   # inches
+    caption_height = 0.1 + 0.12 * (caption.count('\n') + 1)
+    top, axes_height, xlabel = 0.25, 3.4, 0.55
+    height = top + axes_height + xlabel + legend_height + caption_height
+    fig.set_size_inches(11, height)
+    fig.subplots_adjust(top=1 - top / height, bottom=1 - (top + axes_height) / height,
+                        left=0.07, right=0.98, wspace=0.2)
+    fig.legend(handles, labels, loc='lower center', ncol=columns, fontsize=8,
+               bbox_to_anchor=(0.5, caption_height / height))
+    fig.text(0.01, 0.01, caption, fontsize=7, color='dimgray', va='bottom')
+
 
 
 def _run_names(run_dirs, runs):
