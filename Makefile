@@ -10,7 +10,7 @@
 #                           machine: results/table5-cpu.md/.csv (table5-gpu.* on a GPU), then tradeoff
 #   make figure2            the paper's Figure 2 (training curves) from the runs in results/training
 #   make training-index     results/training/README.md: every committed run, its schema and result
-#   make claims             results/claims.md: verdicts on the paper's comparisons from our runs
+#   make claims             results/claims.md, claims.png: the paper's comparisons, our runs
 #   make signature          results/signature.md: fit and confidence of the runs' weights and the
 #                           authors' (tells mixup-trained weights from others)
 #   make benchmark          training/inference timing of Table 5's networks: results/benchmark.md

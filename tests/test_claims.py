@@ -8,7 +8,8 @@ import pytest
 from gluon_pydmn import commands
 from gluon_pydmn.commands import claims as claims_command
 from gluon_pydmn.reproduce import table3
-from gluon_pydmn.reproduce.claims import CLAIMS, REFERENCE_RUNS, claims_markdown, verdict
+from gluon_pydmn.reproduce.claims import (CLAIMS, CURVES_ERROR_RANGE, REFERENCE_RUNS,
+                                          claim_run_folders, claims_markdown, verdict)
 from gluon_pydmn.reproduce.paper import load_paper_tables
 from gluon_pydmn.run_folder import RunFolder
 
@@ -91,8 +92,32 @@ def test_claims_command_refuses_missing_inputs_in_one_line(tmp_path, capsys):
                        os.path.join(ROOT, 'results', 'table3.csv'), '--out', str(tmp_path)])
     err = capsys.readouterr().err
     assert err.startswith('error: the reference runs') and 'must be finished under' in err
-    assert not os.path.exists(tmp_path / 'claims.md')
+    assert not os.listdir(tmp_path)
     text = claims_command.main(['--root', TRAINING, '--table3', os.path.join(
         ROOT, 'results', 'table3.csv'), '--out', str(tmp_path)])
     with open(str(tmp_path / 'claims.md')) as f:
         assert f.read() == text
+
+
+def test_curves_are_the_reference_seeds_then_each_started_candidate(tmp_path, monkeypatch):
+    """claims.png draws the reference seeds and every candidate run that has started, with
+    the command in its metadata; a candidate not started is left out."""
+    from gluon_pydmn.reproduce import figure2
+    for name in REFERENCE_RUNS:
+        _copy_run(name, str(tmp_path), name)
+    _copy_run(REFERENCE_RUNS[1], str(tmp_path), CLAIMS[0].run)
+    root = str(tmp_path)
+    assert claim_run_folders(root) == [os.path.join(root, n)
+                                       for n in REFERENCE_RUNS + (CLAIMS[0].run,)]
+    drawn = []
+    plot = figure2.plot_training_curves
+    monkeypatch.setattr(figure2, 'plot_training_curves', lambda runs, **kw: drawn.append(
+        (runs, kw['error_range'])) or plot(runs, **kw))
+    out = tmp_path / 'out'
+    claims_command.main(['--root', root, '--table3', os.path.join(ROOT, 'results', 'table3.csv'),
+                         '--out', str(out)])
+    assert drawn == [(claim_run_folders(root), CURVES_ERROR_RANGE)]
+    from PIL import Image
+    image = Image.open(str(out / 'claims.png'))
+    assert image.format == 'PNG' and 'gluon-pydmn claims --root' in image.info['Description']
+    assert sorted(os.listdir(out)) == ['claims.md', 'claims.png']

@@ -13,7 +13,8 @@ import os
 from .. import cli
 from ..reproduce import table5
 from ..reproduce.table3 import read_csv
-from ..reproduce.tradeoff import LATENCY, plot_tradeoff, save_figure
+from ..reproduce.figure_files import save_figure
+from ..reproduce.tradeoff import LATENCY, plot_tradeoff
 
 __all__ = ['add_arguments', 'run', 'main']
 

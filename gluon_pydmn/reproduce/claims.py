@@ -19,14 +19,16 @@ from ..catalog import MODEL_CFGS
 from ..run_folder import RunFolder
 from .paper import paper_error
 
-__all__ = ['Claim', 'CLAIMS', 'REFERENCE_MODEL', 'REFERENCE_RUNS', 'reference_band', 'verdict',
-           'claims_markdown']
+__all__ = ['Claim', 'CLAIMS', 'REFERENCE_MODEL', 'REFERENCE_RUNS', 'CURVES_ERROR_RANGE',
+           'reference_band', 'verdict', 'claim_run_folders', 'claims_markdown']
 
 #: The network both claims compare against, and its run folders (seeds 0 and 1) under the
 #: training root.
 REFERENCE_MODEL = 'pydmobilenet_concat_29_0.25'
 REFERENCE_RUNS = ('pydmobilenet_concat_29_0.25-cifar10',
                   'pydmobilenet_concat_29_0.25-cifar10-seed1')
+#: The test-error axis of the runs' curves, in percent: where the runs end, 7-11%.
+CURVES_ERROR_RANGE = (6, 14)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,14 @@ def _finished_result(root, name):
     ``seed``, or None for one missing or still training."""
     folder = RunFolder(os.path.join(root, name))
     return dict(folder.result(), seed=folder.config().seed) if folder.is_finished() else None
+
+
+def claim_run_folders(root):
+    """The run folders the claims compare, in order: the reference seeds, then each claim's
+    run that has started (finished or not)."""
+    folders = [os.path.join(root, name) for name in REFERENCE_RUNS]
+    started = [os.path.join(root, c.run) for c in CLAIMS]
+    return folders + [f for f in started if RunFolder(f).is_finished() or RunFolder(f).state()]
 
 
 def _unfinished(root, name):

@@ -9,18 +9,13 @@ The numbers come from ``results/table3.csv`` (``gluon-pydmn table3``) and
 ``results/table5-cpu.csv`` (``gluon-pydmn table5``), so the figure shows what this package
 measured, not values copied from the paper.
 """
-import os
 import textwrap
 
-from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
 from ..catalog import FAMILIES, MODEL_CFGS
-from ..errors import UserError
-from ..utils import atomic_path
 
-__all__ = ['COSTS', 'LATENCY', 'ERRORS', 'tradeoff_curves', 'plot_tradeoff', 'figure_format',
-           'save_figure']
+__all__ = ['COSTS', 'LATENCY', 'ERRORS', 'tradeoff_curves', 'plot_tradeoff']
 
 # (Table 3 CSV column, axis label)
 COSTS = (('params_m', '#params (M)'), ('flops_m', 'FLOPs (M multiply-accumulates)'))
@@ -118,35 +113,3 @@ def plot_tradeoff(rows, footer=None, latency=None):
         fig.text(0.01, 0.01, textwrap.fill(footer, 250 if latency else 180), fontsize=7,
                  color='dimgray')
     return fig
-
-
-def figure_format(path):
-    """The image format ``path``'s extension names (``'png'``...).
-
-    Raises
-    ------
-    UserError
-        An extension matplotlib cannot write; the message lists those it can. Call it before
-        plotting, so that nothing is drawn or written for a name that cannot be saved.
-    """
-    fmt = os.path.splitext(path)[1][1:].lower()
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if fmt not in formats:
-        raise UserError('cannot write %s: %s; give a file ending in one of %s (e.g. .png)'
-                        % (path, 'the name has no extension' if not fmt else
-                           'matplotlib cannot write .%s files' % fmt,
-                           ', '.join('.' + f for f in sorted(formats))))
-    return fmt
-
-
-def save_figure(fig, path, description=None):
-    """Write ``fig`` to ``path`` atomically, the format chosen by the extension
-    (:func:`figure_format`).
-
-    ``description`` goes into the file's metadata (PNG ``Description``), e.g. the command
-    that generated it.
-    """
-    fmt = figure_format(path)
-    metadata = {'Description': description} if description and fmt == 'png' else None
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=120, metadata=metadata)
