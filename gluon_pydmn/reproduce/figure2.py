@@ -66,33 +66,17 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None, error_range=No
     runs_per_task = Counter((run['model'], run['label_set']) for run, _ in runs)
     for folder, (run, history), name, color in zip(folders, runs, names,
                                                    itertools.cycle(_COLORS)):
-        label = '%s (%.3fM params)' % (name, run['params'] / 1e6)
-        loss_ax.plot([r['epoch'] for r in history], [r['train_loss'] for r in history],
-                     color=color, label=label)
         caveats = folder.caveats()
-        doubtful = [r for r in history if any(r['epoch'] in c for c in caveats)]
-        valid = [r for r in history if r not in doubtful]
-        if doubtful:  # faded, so the eye follows the valid ones
-            error_ax.plot([r['epoch'] for r in doubtful], [r['test_error'] for r in doubtful],
-                          color=color, alpha=0.35, linewidth=0.8, label=None if valid else label)
-        if valid:
-            error_ax.plot([r['epoch'] for r in valid], [r['test_error'] for r in valid],
-                          color=color, label=label)
-        result = folder.result()
+        _draw_run(loss_ax, error_ax, history, caveats, color,
+                  '%s (%.3fM params)' % (name, run['params'] / 1e6))
         task = (run['model'], run['label_set'])
         paper = paper_error(*task) if paper_error else None
         source = paper_source(run['model']) if paper is not None else None
         if paper is not None and task not in papers:
             papers[task] = (paper, source, color if runs_per_task[task] == 1 else 'black')
-        caption.append('%s on %s, %d training images: %s. %d of %d epochs done; test error '
-                       '%.2f%% at the last epoch, %.2f%% at the best (epoch %d).%s%s'
-                       % (name, run['label_set'], run['train_images'],
-                          run['schema'], result['last_epoch'], run['config']['epochs'],
-                          result['last_error'], result['best_error'], result['best_epoch'],
-                          '' if paper is None else ' The paper: %.2f%% (%s; dotted line).'
-                          % (paper, source),
-                          ''.join(' %s Their test-error curve is faded.' % c.note()
-                                  for c in caveats)))
+        caption.append(_caption(name, run, folder.result(), caveats,
+                                '' if paper is None else ' The paper: %.2f%% (%s; dotted line).'
+                                % (paper, source)))
     for paper, source, color in papers.values():  # after the runs: last in the legend
         error_ax.axhline(paper, color=color, linestyle=':', linewidth=1.2,
                          label='paper: %.2f%% (%s)' % (paper, source))
@@ -106,6 +90,30 @@ def plot_training_curves(run_dirs, footer=None, paper_error=None, error_range=No
     text = '\n'.join(textwrap.fill(line, 170) for line in caption + ([footer] if footer else []))
     _lay_out(fig, text, *error_ax.get_legend_handles_labels())
     return fig
+
+
+def _draw_run(loss_ax, error_ax, history, caveats, color, label):
+    """One run's training loss, and its test error, faded over the epochs with a caveat."""
+    loss_ax.plot([r['epoch'] for r in history], [r['train_loss'] for r in history],
+                 color=color, label=label)
+    doubtful = [r for r in history if any(r['epoch'] in c for c in caveats)]
+    valid = [r for r in history if r not in doubtful]
+    if doubtful:  # faded, so the eye follows the valid ones
+        error_ax.plot([r['epoch'] for r in doubtful], [r['test_error'] for r in doubtful],
+                      color=color, alpha=0.35, linewidth=0.8, label=None if valid else label)
+    if valid:
+        error_ax.plot([r['epoch'] for r in valid], [r['test_error'] for r in valid],
+                      color=color, label=label)
+
+
+def _caption(name, run, result, caveats, paper_note):
+    """One run's line of the caption: data, schema, progress, errors, the paper's, caveats."""
+    return ('%s on %s, %d training images: %s. %d of %d epochs done; test error %.2f%% at the '
+            'last epoch, %.2f%% at the best (epoch %d).%s%s'
+            % (name, run['label_set'], run['train_images'], run['schema'],
+               result['last_epoch'], run['config']['epochs'], result['last_error'],
+               result['best_error'], result['best_epoch'], paper_note,
+               ''.join(' %s Their test-error curve is faded.' % c.note() for c in caveats)))
 
 
 def save_training_curves(run_dirs, out, command, tables, error_range=None):
