@@ -104,11 +104,11 @@ def _table_rows(path, heading):
 
 
 def _module_map():
-    """The paths the README's module map names, one list per row: the names in backticks in
+    """The paths the module map (docs/modules.md) names, one list per row: the names in backticks in
     its first cell and the ``.py`` names in its second; a bare name is relative to the
     folder of the row's first path (``gluon_pydmn/schema.py``, ``train.py``)."""
     rows = []
-    for cell, holds in _table_rows(os.path.join(ROOT, 'README.md'), '## Module map'):
+    for cell, holds in _table_rows(os.path.join(ROOT, 'docs', 'modules.md'), '# Module map'):
         first, *others = re.findall(r'`([^`]+)`', cell)
         others += [n for n in re.findall(r'`([^`]+)`', holds) if n.endswith('.py')]
         folder = first if first.endswith('/') else os.path.dirname(first)
@@ -121,7 +121,7 @@ def test_module_map_names_only_files_that_exist():
     named = [path for row in _module_map() for path in row]
     assert 'gluon_pydmn/reproduce/paper.py' in named and 'gluon_pydmn/train.py' in named
     missing = [path for path in named if not os.path.exists(os.path.join(ROOT, path))]
-    assert not missing, 'README module map names files that do not exist: %s' % missing
+    assert not missing, 'docs/modules.md names files that do not exist: %s' % missing
 
 
 def test_module_map_names_every_module_of_the_package():
@@ -130,7 +130,7 @@ def test_module_map_names_every_module_of_the_package():
                for path in glob.glob(os.path.join(ROOT, 'gluon_pydmn', '*.py'))
                if not path.endswith('__init__.py')}
     assert len(modules) > 15
-    assert not modules - named, 'README module map lacks %s' % sorted(modules - named)
+    assert not modules - named, 'docs/modules.md lacks %s' % sorted(modules - named)
 
 
 def test_results_index_lists_every_result_file_and_only_those():
