@@ -10,6 +10,8 @@ import subprocess
 
 import mxnet as mx
 
+from .cpu import engine_threads
+
 __all__ = ['machine_info', 'machine_line']
 
 _ISA_FLAGS = (('avx2', 'AVX2'), ('avx512f', 'AVX-512'))
@@ -57,7 +59,8 @@ def machine_info(ctx, cpuinfo='/proc/cpuinfo', onnx=True):
     -------
     dict
         Keys ``cpu``, ``isa`` (list, e.g. ``['AVX2', 'AVX-512']``), ``cores``,
-        ``omp_threads``, ``dnnl_max_cpu_isa``, ``mxnet``, ``mkldnn``, ``cuda``,
+        ``omp_threads`` (the threads MXNet's engine runs a CPU operator with,
+        :func:`~gluon_pydmn.cpu.engine_threads`; None on a GPU context), ``dnnl_max_cpu_isa``, ``mxnet``, ``mkldnn``, ``cuda``,
         ``onnxruntime`` (its version; None on a GPU context or with ``onnx=False``), ``ctx``,
         ``gpu`` (its name; None on a CPU context).
     """
@@ -68,7 +71,8 @@ def machine_info(ctx, cpuinfo='/proc/cpuinfo', onnx=True):
         import onnxruntime as ort
         onnxruntime = ort.__version__
     return {'cpu': model, 'isa': [name for flag, name in _ISA_FLAGS if flag in flags],
-            'cores': os.cpu_count(), 'omp_threads': os.environ.get('OMP_NUM_THREADS'),
+            'cores': os.cpu_count(),
+            'omp_threads': engine_threads() if ctx.device_type == 'cpu' else None,
             'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA'), 'mxnet': mx.__version__,
             'mkldnn': features.is_enabled('MKLDNN'), 'cuda': features.is_enabled('CUDA'),
             'onnxruntime': onnxruntime, 'ctx': str(ctx),
@@ -78,9 +82,10 @@ def machine_info(ctx, cpuinfo='/proc/cpuinfo', onnx=True):
 def machine_line(info):
     """One line describing :func:`machine_info`'s ``info``, for tables and figures."""
     on = lambda flag: 'on' if flag else 'off'
-    text = '%s (%s), %s cores, OMP_NUM_THREADS=%s' % (
-        info['cpu'], ', '.join(info['isa']) or 'no AVX2', info['cores'],
-        info['omp_threads'] or 'unset')
+    text = '%s (%s), %s cores' % (info['cpu'], ', '.join(info['isa']) or 'no AVX2',
+                                  info['cores'])
+    if info.get('omp_threads'):
+        text += ', %s OpenMP threads' % info['omp_threads']
     if info.get('dnnl_max_cpu_isa'):
         text += ', DNNL_MAX_CPU_ISA=%s' % info['dnnl_max_cpu_isa']
     if info.get('gpu'):

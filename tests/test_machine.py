@@ -6,6 +6,7 @@ import mxnet as mx
 import onnxruntime
 import pytest
 
+from gluon_pydmn.cpu import engine_threads
 from gluon_pydmn.machine import machine_info, machine_line
 
 
@@ -16,12 +17,12 @@ def test_machine_line(flags, isa, tmp_path, monkeypatch):
     cpuinfo = tmp_path / 'cpuinfo'
     cpuinfo.write_text('processor\t: 0\nmodel name\t: Intel(R) Core(TM) i7-4770 CPU @ 3.40GHz\n'
                        'flags\t\t: %s\n\nprocessor\t: 1\nmodel name\t: other\n' % flags)
-    monkeypatch.setenv('OMP_NUM_THREADS', '3')
     monkeypatch.delenv('DNNL_MAX_CPU_ISA', raising=False)
     info = machine_info(mx.cpu(), cpuinfo=str(cpuinfo))
     assert info['gpu'] is None and info['mkldnn'] and not info['cuda']
-    assert machine_line(info) == (
-        'Intel(R) Core(TM) i7-4770 CPU @ 3.40GHz (%s), %d cores, OMP_NUM_THREADS=3; MXNet %s '
+    assert info['omp_threads'] == engine_threads() > 0
+    assert machine_line(dict(info, omp_threads=3)) == (
+        'Intel(R) Core(TM) i7-4770 CPU @ 3.40GHz (%s), %d cores, 3 OpenMP threads; MXNet %s '
         '(MKL-DNN on, CUDA off), ONNX Runtime %s; context cpu(0)'
         % (isa, os.cpu_count(), mx.__version__, onnxruntime.__version__))
     monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX2')

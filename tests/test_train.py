@@ -10,6 +10,7 @@ import pytest
 
 import gluon_pydmn as g
 from gluon_pydmn import cli
+from gluon_pydmn.cpu import engine_threads
 from gluon_pydmn.commands import train as train_script
 from gluon_pydmn.reproduce.paper import load_paper_tables, table3_error
 from gluon_pydmn.errors import UserError
@@ -418,7 +419,7 @@ def test_train_script_writes_a_resumable_run(data_root, tmp_path, capsys):
     machine = machine_line(machine_info(mx.cpu(), onnx=False))
     assert [r['machine'] for r in RunFolder(out).history()] == [machine, machine]
     assert '- epochs 1-2 on %s: median ' % machine in summary
-    assert 'OMP_NUM_THREADS' in machine and 'ONNX' not in machine
+    assert '%d OpenMP threads' % engine_threads() in machine and 'ONNX' not in machine
     train_script.main(args)  # finished: nothing more to do
     assert 'is finished (2 of 2 epochs): nothing to do' in capsys.readouterr().out
 

@@ -26,7 +26,7 @@ import mxnet as mx
 
 from .. import tables
 from ..catalog import MODEL_CFGS, label_set as _label_set
-from ..cpu import configure_cpu
+from ..cpu import configure_cpu, engine_threads
 from ..errors import (CheckpointMismatchError, ConfigError, NotARunFolderError,
                       RunFolderNotWritableError, UnknownNameError)
 from ..model_zoo import gluoncv_cifar_names
@@ -124,15 +124,6 @@ def check_folders(specs, out):
                     % (folder.path, ', '.join(differences)))
 
 
-def _omp_threads():
-    """The OpenMP runtime's thread count in this process (MXNet uses libgomp), or None."""
-    import ctypes
-    try:
-        return int(ctypes.CDLL('libgomp.so.1').omp_get_max_threads())
-    except (OSError, AttributeError):
-        return None
-
-
 def train_run(spec, out_dir, data_root=None, report=None):
     """Train one run of a sweep into ``out_dir`` (what each Ray task does; callable directly).
 
@@ -162,7 +153,7 @@ def train_run(spec, out_dir, data_root=None, report=None):
     _write_json(os.path.join(out_dir, TASK_FILE), {
         'model': spec.model, 'label_set': spec.label_set, 'test_images': spec.test_images,
         'host': socket.gethostname(), 'pid': os.getpid(), 'context': str(spec.ctx),
-        'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'omp_threads': _omp_threads()})
+        'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'omp_threads': engine_threads()})
 
     def log(message):
         # the epoch lines are reported by on_epoch_end; the others (resuming, finished) here
