@@ -14,7 +14,6 @@ from tqdm import tqdm
 
 from ..catalog import MODEL_CFGS, ModelCfg
 from ..counting import count_flops
-from ..cpu import engine_threads
 from ..deployment import deploy
 from ..export import OnnxModel, export_onnx
 from ..model_zoo import CoarseLabelWarning, get_cifar_net, get_model
@@ -46,8 +45,7 @@ def inference_rows(names, images, root=None, batch_sizes=(128, 1), repeats=(21, 
             warnings.simplefilter('ignore', CoarseLabelWarning)
             ours = deploy(get_model(name, pretrained=True, root=root, ctx=ctx), ctx=ctx)
         with tempfile.TemporaryDirectory() as tmp:
-            onnx_model = OnnxModel(export_onnx(ours, os.path.join(tmp, 'model.onnx')),
-                                   threads=engine_threads())  # MXNet's, for a fair race
+            onnx_model = OnnxModel(export_onnx(ours, os.path.join(tmp, 'model.onnx')))
         x = images[:max(batch_sizes)]
         expected = theirs(x).asnumpy()
         row = {'model': name, 'fusion': ours.fusion,
@@ -149,7 +147,7 @@ def _training_markdown(training, reference):
 def _inference_markdown(rows, paper_ms):
     lines = ['## Inference, batch 128', '',
              'Deploy mode (`gluon_pydmn.deploy`, MKL-DNN fusion noted) and its ONNX export in '
-             "ONNX Runtime (with as many threads as MXNet) against the authors' released graph. Max |logit difference| to the "
+             "ONNX Runtime against the authors' released graph. Max |logit difference| to the "
              "authors' graph on 128 CIFAR-10 test images in the last two columns. The paper's "
              'Table 5 CPU time was measured on an Intel Core i7-4770, so it is only context.', '',
              "| model | paper CPU (ms) | authors' graph (ms) | deploy (ms) | speed-up | ONNX "

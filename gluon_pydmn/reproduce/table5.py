@@ -29,7 +29,6 @@ from tqdm import tqdm
 from .. import tables
 from ..catalog import MODEL_CFGS
 from ..counting import count_flops, count_params
-from ..cpu import engine_threads
 from ..deployment import deploy
 from ..export import OnnxModel, export_onnx
 from ..model_zoo import CoarseLabelWarning, get_model
@@ -93,8 +92,7 @@ def measure_model(name, images, ctx=None, *, root=None, repeats=21, warmup=3):
     nets['deploy'] = deploy(ours, ctx=ctx, fuse=ctx.device_type == 'cpu')
     if 'onnx' in keys:
         with tempfile.TemporaryDirectory() as tmp:
-            nets['onnx'] = OnnxModel(export_onnx(nets['deploy'], os.path.join(tmp, 'model.onnx')),
-                                     threads=engine_threads())  # MXNet's, for a fair race
+            nets['onnx'] = OnnxModel(export_onnx(nets['deploy'], os.path.join(tmp, 'model.onnx')))
     inputs = {key: images.asnumpy() if key == 'onnx' else images for key in keys}
     expected = nets['authors'](images).asnumpy()
     row = {'params': params, 'flops': flops, 'fusion': nets['deploy'].fusion,
@@ -356,8 +354,7 @@ def to_document(rows, info, command):
         '`gluon_pydmn.deploy`%s. "max logit diff" is the largest difference of any contender\'s '
         'logits from the authors\' graph on the batch.' % (
             rows[0]['repeats'], batch, info.get('warmup', '?'),
-            ' and "ONNX Runtime" its ONNX export on the CPU, with as many threads as MXNet'
-            if device == 'cpu' else ''), '']
+            ' and "ONNX Runtime" its ONNX export on the CPU' if device == 'cpu' else ''), '']
     if batch != 128:
         lines += ['The paper\'s times are for batch 128; this run used batch %d.' % batch, '']
     lines += [to_markdown(rows), '## The paper\'s ranking claims, checked here', '']
