@@ -4,6 +4,11 @@ import gluon_pydmn as g
 
 
 def test_configure_cpu_sets_defaults_only(monkeypatch):
+    """The engine's threads follow OMP_NUM_THREADS (recorded here, not applied: more threads
+    than cores would slow every later test of this process)."""
+    from gluon_pydmn import cpu
+    engine = []
+    monkeypatch.setattr(cpu, 'set_engine_threads', engine.append)
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
     monkeypatch.delenv('DNNL_MAX_CPU_ISA', raising=False)
     assert g.configure_cpu(threads=3, training=False) == {'OMP_NUM_THREADS': '3',
@@ -11,6 +16,7 @@ def test_configure_cpu_sets_defaults_only(monkeypatch):
     assert g.configure_cpu(threads=5) == {'OMP_NUM_THREADS': '3', 'DNNL_MAX_CPU_ISA': 'AVX2'}
     monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX512_CORE')
     assert g.configure_cpu()['DNNL_MAX_CPU_ISA'] == 'AVX512_CORE'
+    assert engine == [3, 3, 3]
 
 
 def _in_a_new_process(code, **env):
