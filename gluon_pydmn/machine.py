@@ -60,9 +60,10 @@ def machine_info(ctx, cpuinfo='/proc/cpuinfo', onnx=True):
     dict
         Keys ``cpu``, ``isa`` (list, e.g. ``['AVX2', 'AVX-512']``), ``cores``,
         ``omp_threads`` (the threads MXNet's engine runs a CPU operator with,
-        :func:`~gluon_pydmn.cpu.engine_threads`; None on a GPU context), ``dnnl_max_cpu_isa``, ``mxnet``, ``mkldnn``, ``cuda``,
-        ``onnxruntime`` (its version; None on a GPU context or with ``onnx=False``), ``ctx``,
-        ``gpu`` (its name; None on a CPU context).
+        :func:`~gluon_pydmn.cpu.engine_threads`; None on a GPU context),
+        ``dnnl_max_cpu_isa``, ``mxnet``, ``mkldnn``, ``cuda``, ``onnxruntime`` (its version;
+        None on a GPU context or with ``onnx=False``), ``ctx``, ``gpu`` (its name; None on a
+        CPU context).
     """
     model, flags = _cpu_model_and_flags(cpuinfo)
     features = mx.runtime.Features()
