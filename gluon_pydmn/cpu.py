@@ -70,9 +70,10 @@ class _Context(ctypes.Structure):
 
 
 def _openmp():
-    """The OpenMP runtime MXNet's pip builds link (libgomp), or None."""
+    """The OpenMP runtime MXNet's pip builds link (libgomp) as loaded with ``libmxnet``, or None
+    where MXNet runs another runtime (then no libgomp is loaded in the process)."""
     try:
-        return ctypes.CDLL('libgomp.so.1')
+        return ctypes.CDLL('libgomp.so.1', mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
     except OSError:
         return None
 

@@ -75,3 +75,13 @@ def test_configure_cpu_after_import_mxnet_sets_the_engines_threads():
 def test_the_engine_keeps_omp_num_threads_from_the_environment():
     assert _in_a_new_process(_THREADS % 'g.configure_cpu(threads=5)', OMP_NUM_THREADS='3') == \
         '3 3'
+
+
+def test_the_openmp_runtime_is_the_one_libmxnet_loaded():
+    """Thread counts are set and read in the libgomp that libmxnet loaded, never in a copy
+    loaded beside it."""
+    from gluon_pydmn import cpu
+    with open('/proc/self/maps') as f:
+        loaded = 'libgomp' in f.read()
+    assert loaded  # MXNet's pip builds link libgomp
+    assert cpu._openmp() is not None and cpu.engine_threads() >= 1
