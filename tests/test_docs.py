@@ -155,3 +155,32 @@ def test_the_finetuning_example_quotes_the_measured_numbers():
     assert len(quoted) == 3
     for number in quoted:
         assert number in measured, number
+
+
+def _trained_runs_table():
+    """(run folder, last-epoch cell, best-epoch cell) of each row of the reproduction report's
+    table of our training runs that links a run's summary."""
+    rows = []
+    for cells in _table_rows(os.path.join(ROOT, 'docs', 'reproduction.md'),
+                             '### From our training'):
+        link = re.search(r'\]\(\.\./(results/training/[^)]+)/summary\.md\)', cells[0])
+        if link:
+            rows.append((os.path.join(ROOT, link.group(1)), cells[4], cells[5]))
+    return rows
+
+
+def test_reproduction_report_quotes_each_runs_own_errors():
+    """The report's table of our runs gives each run's last- and best-epoch test error as its
+    folder records them (a run resumed or retrained changes them)."""
+    from gluon_pydmn.run_folder import RunFolder
+    rows = _trained_runs_table()
+    assert len(rows) >= 6
+    wrong = []
+    for folder, last, best in rows:
+        result = RunFolder(folder).result()
+        expected = ('%.2f' % result['last_error'],
+                    '%.2f (epoch %d)' % (result['best_error'], result['best_epoch']))
+        if (last.rstrip('†'), best.replace('†', '')) != expected:
+            wrong.append('%s: %s, %s (its folder: %s, %s)'
+                         % ((os.path.basename(folder), last, best) + expected))
+    assert not wrong, 'docs/reproduction.md misquotes runs: %s' % wrong

@@ -16,8 +16,8 @@ import argparse
 
 from .. import cli
 from ..reproduce.figure2 import save_training_curves
-from ..reproduce.paper import load_paper_tables
 from ..reproduce.figure_files import figure_format
+from ..reproduce.paper import load_paper_tables
 
 __all__ = ['FIGURE2_RUNS', 'add_arguments', 'run', 'main']
 

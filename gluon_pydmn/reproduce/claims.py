@@ -93,16 +93,19 @@ def _finished_result(root, name):
     return dict(folder.result(), seed=folder.config().seed) if folder.is_finished() else None
 
 
+def _run_status(root, name):
+    """'finished', 'in progress' or 'not started': the run folder ``name`` under ``root``."""
+    folder = RunFolder(os.path.join(root, name))
+    if folder.is_finished():
+        return 'finished'
+    return 'in progress' if folder.state() else 'not started'
+
+
 def claim_run_folders(root):
     """The run folders the claims compare, in order: the reference seeds, then each claim's
     run that has started (finished or not)."""
-    folders = [os.path.join(root, name) for name in REFERENCE_RUNS]
-    started = [os.path.join(root, c.run) for c in CLAIMS]
-    return folders + [f for f in started if RunFolder(f).is_finished() or RunFolder(f).state()]
-
-
-def _unfinished(root, name):
-    return 'in progress' if RunFolder(os.path.join(root, name)).state() else 'not started'
+    return [os.path.join(root, name) for name in REFERENCE_RUNS] + [
+        os.path.join(root, c.run) for c in CLAIMS if _run_status(root, c.run) != 'not started']
 
 
 class _Table3:
@@ -180,7 +183,7 @@ def claims_markdown(root, table3_rows, tables, command):
              '| network | #params | paper | released weights | ours (test error) |',
              '|---|---:|---:|---:|---|',
              _network_row(REFERENCE_MODEL, references, table3)]
-    status = {c.run: _unfinished(root, c.run) for c in CLAIMS if results[c.run] is None}
+    status = {c.run: _run_status(root, c.run) for c in CLAIMS if results[c.run] is None}
     lines += [_network_row(c.model, [results[c.run]] if results[c.run] else [], table3,
                            status.get(c.run)) for c in CLAIMS]
     lines += ['', 'The reference, PydMobileNet-Concat-29-0.25, has two seeds: best-epoch mean '
